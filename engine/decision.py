@@ -1,0 +1,239 @@
+"""The decision (DESIGN.md §3): every condition with status, values and sources; every reason at
+once (一次性告知); the outcome; the outputs, money as strings rounded half up to the fen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from engine import expr as E
+from engine.case import Case, validate_form
+from engine.evaluate import Checked, Evaluator, Status, check_all
+from engine.facts import DocumentFacts, Facts, gather_facts
+from engine.model import PLACEHOLDER, Output
+from engine.ports import RegistryPort
+from engine.program import Program
+
+Outcome = Literal["approved", "review", "returned", "rejected"]
+FEN = Decimal("0.01")
+
+
+class RulesetRef(BaseModel):
+    id: str
+    version: str
+    sha256: str
+
+
+class ConditionResult(BaseModel):
+    id: str
+    title: str
+    status: Status
+    on_fail: str
+    values: dict[str, Any]
+    sources: dict[str, Any]
+    basis: str
+    missing: list[str] = []
+    note: str | None = None
+
+
+class Reason(BaseModel):
+    condition: str
+    status: Literal["fail", "unknown", "missing_material"]
+    message: str
+    basis: str | None = None
+
+
+class MaterialResult(BaseModel):
+    id: str
+    title: str
+    status: Literal["supplied", "exempt", "missing"]
+    reason: str | None = None
+
+
+class MissingMaterial(BaseModel):
+    id: str
+    title: str
+    message: str
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str | None
+    item: str
+    ruleset: RulesetRef
+    outcome: Outcome
+    outputs: dict[str, Any]
+    conditions: list[ConditionResult]
+    reasons: list[Reason]
+    missing_materials: list[MissingMaterial]
+    materials: list[MaterialResult]
+    decided_at: str
+    elapsed_ms: float = 0.0
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def display(value: Any) -> Any:
+    """A fact value as it appears in a decision: decimals and dates as strings, null as None."""
+    if value is E.MISSING:
+        return None
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [display(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: display(v) for k, v in value.items()}
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is E.MISSING:
+        return "未知"
+    if value is None:
+        return "无"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(display(value))
+
+
+def format_output(out: Output, value: Any) -> Any:
+    if out.type == "money":
+        if not isinstance(value, Decimal):
+            raise TypeError
+        return format(value.quantize(FEN, rounding=ROUND_HALF_UP), "f")
+    if out.type == "decimal":
+        if not isinstance(value, Decimal):
+            raise TypeError
+        text = format(value.normalize(), "f")
+        return text
+    if out.type == "integer":
+        if not isinstance(value, Decimal) or value != value.to_integral_value():
+            raise TypeError
+        return int(value)
+    if out.type == "date":
+        if not isinstance(value, date):
+            raise TypeError
+        return value.isoformat()
+    if out.type == "boolean":
+        if not isinstance(value, bool):
+            raise TypeError
+        return value
+    return _text(value)
+
+
+def decide(
+    program: Program,
+    *,
+    case: Case,
+    registry: RegistryPort,
+    evaluator: Evaluator,
+    now: datetime,
+    documents: Mapping[str, DocumentFacts] | None = None,
+) -> Decision:
+    """Decide one case. Pure apart from the ports: the same facts give the same decision."""
+    form = validate_form(program.ruleset, case.form)
+    facts = gather_facts(program, case=case, form=form, registry=registry, documents=documents)
+    checked = check_all(program, facts)
+    statuses = evaluator.evaluate(program, facts, checked)
+    return assemble(program, case=case, facts=facts, checked=checked, statuses=statuses, now=now)
+
+
+def assemble(
+    program: Program,
+    *,
+    case: Case,
+    facts: Facts,
+    checked: list[Checked],
+    statuses: list[Status],
+    now: datetime,
+) -> Decision:
+    rs = program.ruleset
+    conditions: list[ConditionResult] = []
+    reasons: list[Reason] = []
+    for cc, ck, status in zip(program.conditions, checked, statuses, strict=True):
+        spec = cc.spec
+        cited = {**ck.values, **{p: E.resolve(facts.env, p.split(".")) for p in cc.shown}}
+        values = {p: display(v) for p, v in cited.items() if v is not E.MISSING}
+        sources = {p: facts.source_of(p) for p in (*cc.paths, *cc.shown)}
+        conditions.append(
+            ConditionResult(
+                id=spec.id,
+                title=spec.title,
+                status=status,
+                on_fail=spec.on_fail,
+                values=values,
+                sources=sources,
+                basis=spec.basis,
+                missing=list(ck.missing),
+                note=ck.problem,
+            )
+        )
+        if status == "fail":
+            message = spec.message or f"不符合：{spec.title}"
+            message = PLACEHOLDER.sub(lambda m: _text(cited.get(m.group(1))), message)
+            reasons.append(Reason(condition=spec.id, status="fail", message=message, basis=spec.basis))
+        elif status == "unknown":
+            why = f"缺少或无法读取：{'、'.join(ck.missing)}" if ck.missing else (ck.problem or "数据无法判断")
+            reasons.append(
+                Reason(condition=spec.id, status="unknown", message=f"无法核验“{spec.title}”（{why}）", basis=spec.basis)
+            )
+
+    materials: list[MaterialResult] = []
+    missing: list[MissingMaterial] = []
+    supplied_docs = {d.kind for d in case.documents}
+    for m, exempt_node in program.materials:
+        supplied = (m.document_kind in supplied_docs) if m.document_kind else (m.commitment in case.commitments)
+        exempt = exempt_node is not None and E.evaluate(exempt_node, facts.env) is True
+        if exempt:
+            materials.append(MaterialResult(id=m.id, title=m.title, status="exempt", reason=m.exempt_reason))
+        elif supplied:
+            materials.append(MaterialResult(id=m.id, title=m.title, status="supplied"))
+        else:
+            how = "签署并提交承诺书" if m.commitment else "提交该材料"
+            msg = f"缺少材料“{m.title}”，请{how}"
+            materials.append(MaterialResult(id=m.id, title=m.title, status="missing", reason=msg))
+            missing.append(MissingMaterial(id=m.id, title=m.title, message=msg))
+            reasons.append(Reason(condition=f"material.{m.id}", status="missing_material", message=msg, basis=m.basis))
+
+    outputs: dict[str, Any] = {}
+    for name, out, node in program.outputs:
+        value = E.evaluate(node, facts.env)
+        if value is E.MISSING:
+            continue
+        try:
+            outputs[name] = format_output(out, value)
+        except (TypeError, ArithmeticError):
+            continue
+
+    failed_effects = {cc.spec.on_fail for cc, s in zip(program.conditions, statuses, strict=True) if s == "fail"}
+    outcome: Outcome
+    if "reject" in failed_effects:
+        outcome = "rejected"
+    elif missing or "return" in failed_effects:
+        outcome = "returned"
+    elif any(s != "pass" for s in statuses):
+        outcome = "review"
+    else:
+        outcome = "approved"
+    return Decision(
+        case_id=case.case_id,
+        item=rs.item.id,
+        ruleset=RulesetRef(id=rs.item.id, version=rs.version, sha256=program.sha256),
+        outcome=outcome,
+        outputs=outputs,
+        conditions=conditions,
+        reasons=reasons,
+        missing_materials=missing,
+        materials=materials,
+        decided_at=now.isoformat(),
+    )

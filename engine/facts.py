@@ -1,0 +1,221 @@
+"""Fact gathering: the declared form, the applicant, registry look-ups, derived values and decision
+tables, each value with where it came from. Pure: registries and documents come through ports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from engine import expr as E
+from engine.case import Case
+from engine.model import Derived, Lookup, Table
+from engine.ports import RegistryPort
+from engine.program import Program, Step
+from engine.registries import REGISTRIES
+
+Source = dict[str, Any]
+
+
+@dataclass
+class DocumentFacts:
+    """What a submitted document yields: its fields (already above the confidence threshold) and
+    where each was read. A document whose fields cannot be read yields no fields."""
+
+    kind: str
+    path: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    locations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Facts:
+    env: dict[str, Any]
+    sources: dict[str, Source]
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    def source_of(self, dotted: str) -> Source:
+        """Where the value at a dotted path came from."""
+        parts = dotted.split(".")
+        head = parts[0]
+        if head in ("form", "applicant", "case", "params") and len(parts) > 1:
+            return {"kind": head, "field": parts[1]}
+        if head == "documents" and len(parts) > 1:
+            doc = self.sources.get(f"documents.{parts[1]}", {"kind": "document", "document": parts[1]})
+            if len(parts) > 2:
+                loc = doc.get("fields", {}).get(parts[2])
+                out = {k: v for k, v in doc.items() if k != "fields"}
+                if loc:
+                    out.update(loc)
+                return out
+            return {k: v for k, v in doc.items() if k != "fields"}
+        return self.sources.get(head, {"kind": "unknown"})
+
+
+def _to_value(v: Any) -> Any:
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int):
+        return Decimal(v)
+    if isinstance(v, float):
+        return Decimal(str(v))
+    return v
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def gather_facts(
+    program: Program,
+    *,
+    case: Case,
+    form: dict[str, Any],
+    registry: RegistryPort,
+    documents: Mapping[str, DocumentFacts] | None = None,
+) -> Facts:
+    """Build the fact environment of one case, running every step in dependency order."""
+    rs = program.ruleset
+    documents = documents or {}
+    env: dict[str, Any] = {
+        "form": form,
+        "applicant": {k: v for k, v in case.applicant.model_dump().items()},
+        "case": {
+            "case_id": case.case_id,
+            "submitted_at": case.submitted_at.isoformat(),
+            "submitted_on": case.submitted_on,
+            "commitments": list(case.commitments),
+        },
+        "params": {name: _to_value(p.value) for name, p in rs.parameters.items()},
+    }
+    sources: dict[str, Source] = {}
+    docs_env: dict[str, Any] = {}
+    for kind in sorted({m.document_kind for m in rs.materials if m.document_kind}):
+        doc = documents.get(kind)
+        if doc is None:
+            docs_env[kind] = {"found": False}
+            sources[f"documents.{kind}"] = {"kind": "document", "document": kind, "supplied": False}
+        else:
+            docs_env[kind] = {"found": True, **{k: _to_value(v) for k, v in doc.fields.items()}}
+            sources[f"documents.{kind}"] = {
+                "kind": "document",
+                "document": kind,
+                "path": doc.path,
+                "fields": doc.locations,
+            }
+    env["documents"] = docs_env
+    facts = Facts(env=env, sources=sources)
+    for step in program.steps:
+        if step.kind == "lookup":
+            _run_lookup(step, facts, registry)
+        elif step.kind == "derived":
+            _run_derived(step, facts)
+        else:
+            _run_table(step, facts)
+    return facts
+
+
+def _step_inputs(step: Step, facts: Facts) -> list[Source]:
+    return [facts.sources[d] for d in sorted(step.deps) if d in facts.sources]
+
+
+def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
+    spec = step.spec
+    assert isinstance(spec, Lookup)
+    reg = REGISTRIES[spec.registry]
+    match: dict[str, list[Any]] = {}
+    unknown = False
+    for col, node in step.match.items():
+        value = E.evaluate(node, facts.env)
+        values = value if isinstance(value, list) else [value]
+        if any(v is E.MISSING for v in values):
+            unknown = True
+            break
+        match[col] = [_plain_key(v) for v in values if v is not None]
+    source: Source = {"kind": "registry", "registry": reg.name, "title": reg.title}
+    if unknown:
+        facts.env[step.name] = E.MISSING
+        facts.sources[step.name] = {**source, "note": "查询条件未知，未查询"}
+        return
+    rows = registry.find(reg.name, match) if all(match.values()) else []
+    rows = [{k: _to_value(v) for k, v in r.items()} for r in rows]
+    if step.where is not None:
+        if any(
+            E.resolve(facts.env, p.parts) is E.MISSING for p in E.free_paths(step.where, frozenset({"row"}))
+        ):
+            facts.env[step.name] = E.MISSING
+            facts.sources[step.name] = {**source, "note": "筛选条件所需数据缺失"}
+            return
+        kept = []
+        for row in rows:
+            truth = E.evaluate(step.where, {**facts.env, "row": row})
+            if truth is E.MISSING or not isinstance(truth, bool):
+                facts.env[step.name] = E.MISSING
+                facts.sources[step.name] = {**source, "note": "筛选条件无法判断"}
+                return
+            if truth:
+                kept.append(row)
+        rows = kept
+    source["keys"] = [{k: _plain(r[k]) for k in reg.key} for r in rows]
+    facts.sources[step.name] = source
+    if not spec.one:
+        facts.env[step.name] = rows
+        return
+    if len(rows) == 0:
+        facts.env[step.name] = {"found": False}
+    elif len(rows) == 1:
+        facts.env[step.name] = {**rows[0], "found": True}
+    else:
+        facts.env[step.name] = E.MISSING
+        source["note"] = f"共享数据中有 {len(rows)} 条匹配记录，无法确定唯一记录"
+        facts.problems.append({"code": "registry_ambiguous", "lookup": step.name, "registry": reg.name})
+
+
+def _plain_key(v: Any) -> Any:
+    return v
+
+
+def _run_derived(step: Step, facts: Facts) -> None:
+    spec = step.spec
+    assert isinstance(spec, Derived) and step.value is not None
+    value = E.evaluate(step.value, facts.env)
+    facts.env[step.name] = value
+    source: Source = {"kind": "derived", "title": spec.title, "expr": spec.expr}
+    node = step.value
+    if isinstance(node, E.Call) and node.name == "coalesce":
+        # cite the argument actually used
+        for arg in node.args:
+            v = E.evaluate(arg, facts.env)
+            if v is not E.MISSING and v is not None and not (isinstance(v, dict) and v.get("found") is False):
+                if isinstance(arg, E.Path):
+                    source["from"] = [facts.source_of(arg.dotted)]
+                break
+    else:
+        source["from"] = _step_inputs(step, facts)
+    facts.sources[step.name] = source
+
+
+def _run_table(step: Step, facts: Facts) -> None:
+    spec = step.spec
+    assert isinstance(spec, Table)
+    source: Source = {"kind": "table", "title": spec.title, "from": _step_inputs(step, facts)}
+    facts.sources[step.name] = source
+    for i, (when, then) in enumerate(step.rows):
+        truth = E.evaluate(when, facts.env)
+        if truth is E.MISSING or not isinstance(truth, bool):
+            facts.env[step.name] = E.MISSING
+            source["note"] = f"第 {i + 1} 行的条件无法判断（所需数据缺失）"
+            return
+        if truth:
+            facts.env[step.name] = {col: E.evaluate(node, facts.env) for col, node in then.items()}
+            source["row"] = i + 1
+            return
+    facts.env[step.name] = E.MISSING
+    source["note"] = "没有匹配的行"

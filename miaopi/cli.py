@@ -1,0 +1,230 @@
+"""The `miaopi` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.errors import ApprovalError, CaseError, EngineFault, RulesetError
+from miaopi.settings import get_settings
+
+app = typer.Typer(help="秒批 miaopi: instant approval of government service items", no_args_is_help=True)
+data_app = typer.Typer(help="共享数据 (shared registries)", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+err = Console(stderr=True)
+out = Console()
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="SQLAlchemy URL (default: MIAOPI_DATABASE_URL or embedded SQLite)")
+]
+
+EXIT_BAD_INPUT = 2
+EXIT_ENVIRONMENT = 3
+EXIT_ENGINE = 4
+
+
+def fail(code: int, message: str) -> typer.Exit:
+    """Print an error to stderr and return the Exit to raise: the one place errors become exit codes."""
+    err.print(f"[bold red]错误[/]: {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def exit_for(exc: Exception) -> typer.Exit:
+    from store.errors import DataLoadError, StoreError
+
+    if isinstance(exc, CaseError | RulesetError | DataLoadError):
+        return fail(EXIT_BAD_INPUT, str(exc))
+    if isinstance(exc, EngineFault):
+        return fail(EXIT_ENGINE, str(exc))
+    if isinstance(exc, StoreError | ApprovalError):
+        return fail(EXIT_ENVIRONMENT, str(exc))
+    raise exc
+
+
+def _db_url(db: str | None) -> str:
+    return db or get_settings().database_url
+
+
+def _open_registry(db: str | None, *, create: bool) -> Any:
+    """An engine for the database; refuses to create an empty SQLite file when only reading."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    from store.db import create_engine_for, create_schema
+
+    url = _db_url(db)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise fail(EXIT_ENVIRONMENT, f"共享数据库不存在：{path}（请先运行 miaopi data load DIR）")
+    try:
+        engine = create_engine_for(url)
+        if create:
+            create_schema(engine)
+        elif not inspect(engine).has_table("population"):
+            raise fail(EXIT_ENVIRONMENT, f"数据库 {parsed.render_as_string(hide_password=True)} 中没有共享数据表"
+                                         "（请先运行 miaopi data load DIR）")
+    except typer.Exit:
+        raise
+    except Exception as exc:  # connection problems
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError):
+            raise fail(EXIT_ENVIRONMENT, f"无法连接数据库：{exc.__class__.__name__}: {exc}") from exc
+        raise
+    return engine
+
+
+@data_app.command("load")
+def data_load(
+    directory: Annotated[Path, typer.Argument(help="folder of registry CSV files")],
+    db: DbOption = None,
+) -> None:
+    """Load a folder of shared-data CSVs in one transaction (idempotent)."""
+    from store.loader import load_directory
+
+    if not directory.is_dir():
+        raise fail(EXIT_BAD_INPUT, f"不是文件夹：{directory}")
+    engine = _open_registry(db, create=True)
+    try:
+        report = load_directory(engine, directory)
+    except Exception as exc:
+        raise exit_for(exc) from exc
+    table = Table(title=f"共享数据已载入 {directory}")
+    for col in ("registry", "rows", "inserted", "updated", "deleted", "unchanged"):
+        table.add_column(col, justify="right" if col != "registry" else "left")
+    for name, c in report.registries.items():
+        table.add_row(name, str(c.rows), str(c.inserted), str(c.updated), str(c.deleted), str(c.unchanged))
+    out.print(table)
+
+
+@app.command()
+def decide(
+    case_file: Annotated[Path, typer.Argument(help="case JSON (DESIGN.md §3)")],
+    db: DbOption = None,
+) -> None:
+    """Decide one case; the decision JSON goes to stdout (exit 0 whatever the outcome)."""
+    from miaopi.rulesets import RulesetRepository
+    from miaopi.service import decide_case, read_case_file, resolve_documents
+    from store.registry import SqlRegistry
+
+    try:
+        case, _ = read_case_file(case_file)
+        repository = RulesetRepository(get_settings().rulesets_dir)
+        repository.get(case.item)
+        documents = resolve_documents(case, case_file.parent)
+    except ApprovalError as exc:
+        raise exit_for(exc) from exc
+    engine = _open_registry(db, create=False)
+    try:
+        decision = decide_case(case, repository=repository, registry=SqlRegistry(engine), documents=documents)
+    except ApprovalError as exc:
+        raise exit_for(exc) from exc
+    sys.stdout.write(json.dumps(decision.to_json_dict(), ensure_ascii=False, indent=1) + "\n")
+
+
+@app.command()
+def lint(ruleset_dir: Annotated[Path, typer.Argument(help="ruleset folder or rulesets root")]) -> None:
+    """Validate rulesets without evaluating them."""
+    from miaopi.rulesets import RULESET_FILE, load_program
+
+    folders = [ruleset_dir] if (ruleset_dir / RULESET_FILE).is_file() or ruleset_dir.is_file() else sorted(
+        p for p in ruleset_dir.iterdir() if (p / RULESET_FILE).is_file()
+    ) if ruleset_dir.is_dir() else [ruleset_dir]
+    bad = 0
+    for folder in folders:
+        try:
+            program = load_program(folder)
+        except RulesetError as exc:
+            err.print(f"[red]✗[/] {exc}", highlight=False, soft_wrap=True)
+            bad += 1
+            continue
+        rs = program.ruleset
+        out.print(
+            f"[green]✓[/] {program.source}: {rs.item.id} {rs.version} sha256 {program.sha256[:16]} — "
+            f"{len(rs.conditions)} 条件, {len(rs.materials)} 材料, {len(program.steps)} 步骤"
+        )
+    if bad or not folders:
+        raise typer.Exit(1 if folders else EXIT_BAD_INPUT)
+
+
+@app.command()
+def guide(item: Annotated[str, typer.Argument(help="item id, e.g. deed-tax")]) -> None:
+    """Print the 办事指南 / 一次告知单 of an item in Markdown."""
+    from engine.guide import render_guide
+    from miaopi.rulesets import RulesetRepository
+
+    try:
+        program = RulesetRepository(get_settings().rulesets_dir).get(item)
+    except ApprovalError as exc:
+        raise exit_for(exc) from exc
+    sys.stdout.write(render_guide(program) + "\n")
+
+
+@app.command("test")
+def test_rulesets(
+    ruleset_dir: Annotated[Path, typer.Argument(help="ruleset folder (e.g. rulesets/deed-tax)")],
+    samples: Annotated[Path | None, typer.Option(help="golden cases folder (default samples/<item>)")] = None,
+    shared: Annotated[Path | None, typer.Option(help="shared-data CSV folder (default samples/shared-data)")] = None,
+    require_full_coverage: Annotated[bool, typer.Option(help="fail unless every condition passes and fails")] = False,
+) -> None:
+    """Run a ruleset's golden cases; print pass/fail per case and per-condition coverage."""
+    from miaopi.golden import run_golden
+    from miaopi.rulesets import load_program
+    from store.db import create_engine_for, create_schema
+    from store.loader import load_directory
+    from store.registry import SqlRegistry
+
+    try:
+        program = load_program(ruleset_dir)
+    except RulesetError as exc:
+        raise exit_for(exc) from exc
+    settings = get_settings()
+    samples = samples or settings.samples_dir / program.item
+    shared = shared or samples.parent / "shared-data"
+    if not (samples / "expected.json").is_file():
+        raise fail(EXIT_BAD_INPUT, f"{samples} 中没有 expected.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine_for(f"sqlite:///{tmp}/golden.db")
+        create_schema(engine)
+        if shared.is_dir():
+            try:
+                load_directory(engine, shared)
+            except Exception as exc:
+                raise exit_for(exc) from exc
+        report = run_golden(program, samples, registry=SqlRegistry(engine))
+        engine.dispose()
+    table = Table(title=f"{program.item} {program.ruleset.version}: 黄金案例")
+    for col in ("case", "result", "outcome", "detail"):
+        table.add_column(col)
+    for r in report.results:
+        outcome = r.decision.outcome if r.decision else "—"
+        detail = "; ".join(r.problems) if r.problems else r.title
+        table.add_row(r.case_id, "[green]PASS[/]" if r.ok else "[red]FAIL[/]", outcome, detail)
+    out.print(table)
+    cov = Table(title="条件覆盖 (condition coverage)")
+    for col in ("condition", "pass", "fail", "unknown", "covered"):
+        cov.add_column(col)
+    for cid, seen in report.coverage.items():
+        covered = seen["pass"] > 0 and seen["fail"] > 0
+        cov.add_row(cid, str(seen["pass"]), str(seen["fail"]), str(seen["unknown"]),
+                    "[green]yes[/]" if covered else "[yellow]no[/]")
+    out.print(cov)
+    out.print(f"{report.passed} passed, {report.failed} failed")
+    out.print(f"coverage: {report.coverage_ratio:.0%} of {len(report.coverage)} conditions seen passing and failing")
+    if report.failed or (require_full_coverage and report.uncovered):
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,120 @@
+"""Golden cases: run a ruleset's sample cases and check outcome, outputs and *why* (which conditions
+fail or are unknown, which materials are missing), with per-condition coverage like `opa test`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from engine.decision import Decision, decide
+from engine.errors import ApprovalError
+from engine.evaluate import DurableEvaluator, Evaluator
+from engine.ports import RegistryPort
+from engine.program import Program
+from miaopi.service import read_case_file, resolve_documents
+
+
+@dataclass
+class GoldenResult:
+    case_id: str
+    title: str
+    ok: bool
+    problems: list[str]
+    decision: Decision | None
+
+
+@dataclass
+class GoldenReport:
+    results: list[GoldenResult]
+    coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> int:
+        return sum(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return len(self.results) - self.passed
+
+    @property
+    def uncovered(self) -> list[str]:
+        """Conditions not seen both passing and failing."""
+        return [cid for cid, seen in self.coverage.items() if not (seen["pass"] and seen["fail"])]
+
+    @property
+    def coverage_ratio(self) -> float:
+        if not self.coverage:
+            return 0.0
+        return 1 - len(self.uncovered) / len(self.coverage)
+
+
+def _same(expected: Any, got: Any) -> bool:
+    if isinstance(expected, str) and isinstance(got, str):
+        try:
+            return Decimal(expected) == Decimal(got)
+        except InvalidOperation:
+            return expected == got
+    return bool(expected == got)
+
+
+def check_decision(decision: Decision, expected: dict[str, Any]) -> list[str]:
+    """Differences between a decision and its expectation (empty when it matches)."""
+    problems: list[str] = []
+    if decision.outcome != expected.get("outcome"):
+        problems.append(f"outcome: 期望 {expected.get('outcome')}，实际 {decision.outcome}")
+    for key, want in (expected.get("outputs") or {}).items():
+        got = decision.outputs.get(key)
+        if got is None or not _same(want, got):
+            problems.append(f"outputs.{key}: 期望 {want!r}，实际 {got!r}")
+    for status, key in (("fail", "failed"), ("unknown", "unknown")):
+        if key in expected:
+            got_set = {c.id for c in decision.conditions if c.status == status}
+            want_set = set(expected[key])
+            if got_set != want_set:
+                problems.append(f"{key}: 期望 {sorted(want_set)}，实际 {sorted(got_set)}")
+    if "missing_materials" in expected:
+        got_m = {m.id for m in decision.missing_materials}
+        if got_m != set(expected["missing_materials"]):
+            problems.append(f"missing_materials: 期望 {sorted(expected['missing_materials'])}，实际 {sorted(got_m)}")
+    return problems
+
+
+def run_golden(
+    program: Program,
+    samples: Path,
+    *,
+    registry: RegistryPort,
+    evaluator: Evaluator | None = None,
+    now: datetime | None = None,
+) -> GoldenReport:
+    expected_path = samples / "expected.json"
+    expected: dict[str, dict[str, Any]] = json.loads(expected_path.read_text(encoding="utf-8"))
+    evaluator = evaluator or DurableEvaluator()
+    report = GoldenReport(results=[], coverage={c.spec.id: {"pass": 0, "fail": 0, "unknown": 0}
+                                                 for c in program.conditions})
+    for case_id, want in sorted(expected.items()):
+        path = samples / "cases" / f"{case_id}.json"
+        title = str(want.get("title", ""))
+        try:
+            case, _ = read_case_file(path)
+            documents = resolve_documents(case, path.parent)
+            decision = decide(
+                program,
+                case=case,
+                registry=registry,
+                evaluator=evaluator,
+                now=now or case.submitted_at,
+                documents=documents,
+            )
+        except ApprovalError as exc:
+            report.results.append(GoldenResult(case_id, title, False, [f"{exc.code}: {exc}"], None))
+            continue
+        for c in decision.conditions:
+            report.coverage[c.id][c.status] += 1
+        problems = check_decision(decision, want)
+        report.results.append(GoldenResult(case_id, title, not problems, problems, decision))
+    return report
