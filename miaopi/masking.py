@@ -1,0 +1,32 @@
+"""Masking of personal data (ID numbers, names) for logs and list views."""
+
+from __future__ import annotations
+
+import re
+
+_ID = re.compile(r"(?<![0-9A-Z])(\d{6})(\d{8})(\d{3}[0-9X])(?![0-9A-Z])")
+
+
+def mask_id(value: str) -> str:
+    """510104199105060117 → 510104********0117."""
+    if len(value) == 18:
+        return value[:6] + "*" * 8 + value[-4:]
+    return value[:2] + "*" * max(len(value) - 4, 0) + value[-2:] if len(value) > 4 else "*" * len(value)
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*, 陈晓明 → 陈*明, enterprise names are left as they are."""
+    if len(name) <= 1 or any(w in name for w in ("公司", "集团", "厂", "中心", "合作社")):
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_text(text: str, *, names: list[str] | tuple[str, ...] = ()) -> str:
+    """Mask every ID number in free text, and the given names."""
+    text = _ID.sub(lambda m: mask_id(m.group(0)), text)
+    for name in sorted(set(names), key=len, reverse=True):
+        if name:
+            text = text.replace(name, mask_name(name))
+    return text
