@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "growth_pct": round((after - before) / before * 100, 2),
         "series": samples,
     }
-    print(f"soak      {done} decisions: RSS {before:.1f} → {after:.1f} MiB ({(after - before) / before:+.2%})")
+    print(
+        f"soak      {done} decisions: RSS {before:.1f} → {after:.1f} MiB ({(after - before) / before:+.2%})"
+    )
     results["meta"] = {
         "cases": len(cases),
         "conditions": len(program.conditions),

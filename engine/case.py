@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from engine.errors import CaseError
 from engine.expr import suggest
 from engine.identifiers import credit_code_problem, id_number_problem
@@ -128,7 +129,9 @@ def _validate_fields(
     for key in data:
         if key not in specs:
             hint = suggest(key, list(specs))
-            problems.append({"path": f"{prefix}.{key}", "message": "本事项没有这个字段" + (f"，{hint}" if hint else "")})
+            problems.append(
+                {"path": f"{prefix}.{key}", "message": "本事项没有这个字段" + (f"，{hint}" if hint else "")}
+            )
     for name, spec in specs.items():
         path = f"{prefix}.{name}"
         if name not in data:
@@ -151,7 +154,7 @@ def _validate_fields(
 
 def _decimal(value: Any, places: int) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError("应为十进制数字字符串，如 \"96.30\"")
+        raise ValueError('应为十进制数字字符串，如 "96.30"')
     try:
         d = Decimal(str(value).strip())
     except InvalidOperation:
@@ -177,7 +180,9 @@ def _coerce(spec: FieldSpec, value: Any, path: str, problems: list[dict[str, str
             raise ValueError("不能为空字符串")
         if t == "enum" and spec.choices and value not in spec.choices:
             raise ValueError(f"应为 {', '.join(spec.choices)} 之一，实际为 {value!r}")
-        problem = {"id_number": id_number_problem, "credit_code": credit_code_problem}.get(t, lambda _: None)(value)
+        problem = {"id_number": id_number_problem, "credit_code": credit_code_problem}.get(t, lambda _: None)(
+            value
+        )
         if problem:
             raise ValueError(f"无效：{problem}")
         return value

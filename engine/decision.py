@@ -106,6 +106,11 @@ def _text(value: Any) -> str:
     return str(display(value))
 
 
+def _fill(template: str, values: Mapping[str, Any]) -> str:
+    """Fill `{path}` placeholders of a reason with the values used."""
+    return PLACEHOLDER.sub(lambda m: _text(values.get(m.group(1), E.MISSING)), template)
+
+
 def format_output(out: Output, value: Any) -> Any:
     if out.type == "money":
         if not isinstance(value, Decimal):
@@ -180,19 +185,26 @@ def assemble(
         )
         if status == "fail":
             message = spec.message or f"不符合：{spec.title}"
-            message = PLACEHOLDER.sub(lambda m: _text(cited.get(m.group(1))), message)
+            message = _fill(message, cited)
             reasons.append(Reason(condition=spec.id, status="fail", message=message, basis=spec.basis))
         elif status == "unknown":
             why = f"缺少或无法读取：{'、'.join(ck.missing)}" if ck.missing else (ck.problem or "数据无法判断")
             reasons.append(
-                Reason(condition=spec.id, status="unknown", message=f"无法核验“{spec.title}”（{why}）", basis=spec.basis)
+                Reason(
+                    condition=spec.id,
+                    status="unknown",
+                    message=f"无法核验“{spec.title}”（{why}）",
+                    basis=spec.basis,
+                )
             )
 
     materials: list[MaterialResult] = []
     missing: list[MissingMaterial] = []
     supplied_docs = {d.kind for d in case.documents}
     for m, exempt_node in program.materials:
-        supplied = (m.document_kind in supplied_docs) if m.document_kind else (m.commitment in case.commitments)
+        supplied = (
+            (m.document_kind in supplied_docs) if m.document_kind else (m.commitment in case.commitments)
+        )
         exempt = exempt_node is not None and E.evaluate(exempt_node, facts.env) is True
         if exempt:
             materials.append(MaterialResult(id=m.id, title=m.title, status="exempt", reason=m.exempt_reason))
@@ -203,7 +215,9 @@ def assemble(
             msg = f"缺少材料“{m.title}”，请{how}"
             materials.append(MaterialResult(id=m.id, title=m.title, status="missing", reason=msg))
             missing.append(MissingMaterial(id=m.id, title=m.title, message=msg))
-            reasons.append(Reason(condition=f"material.{m.id}", status="missing_material", message=msg, basis=m.basis))
+            reasons.append(
+                Reason(condition=f"material.{m.id}", status="missing_material", message=msg, basis=m.basis)
+            )
 
     outputs: dict[str, Any] = {}
     for name, out, node in program.outputs:
@@ -215,7 +229,9 @@ def assemble(
         except (TypeError, ArithmeticError):
             continue
 
-    failed_effects = {cc.spec.on_fail for cc, s in zip(program.conditions, statuses, strict=True) if s == "fail"}
+    failed_effects = {
+        cc.spec.on_fail for cc, s in zip(program.conditions, statuses, strict=True) if s == "fail"
+    }
     outcome: Outcome
     if "reject" in failed_effects:
         outcome = "rejected"

@@ -145,7 +145,7 @@ class DurableEvaluator:
 
             fired = cls._fired
 
-            class _Host(de.Host):  # type: ignore[misc]
+            class _Host(de.Host):
                 def _run(self) -> None:  # no timer threads: we dispatch synchronously
                     return None
 

@@ -165,7 +165,9 @@ class _Parser:
         if not self.accept(text):
             tok = self.peek()
             found = tok.text or "表达式结尾"
-            raise ExpressionError(f"此处应为 {text!r}，实际为 {found!r}", expression=self.text, position=tok.pos)
+            raise ExpressionError(
+                f"此处应为 {text!r}，实际为 {found!r}", expression=self.text, position=tok.pos
+            )
 
     def parse(self) -> Node:
         node = self.parse_or()
@@ -295,7 +297,9 @@ class _Parser:
             self.expect(")")
         if name.text not in FUNCTIONS:
             raise ExpressionError(
-                f"函数 {name.text} 需要写成 {name.text}(x in 列表 where 条件)", expression=self.text, position=name.pos
+                f"函数 {name.text} 需要写成 {name.text}(x in 列表 where 条件)",
+                expression=self.text,
+                position=name.pos,
             )
         arity = FUNCTION_ARITY.get(name.text)
         if arity is not None and not (arity[0] <= len(args) <= arity[1]):

@@ -91,7 +91,7 @@ def render_guide(program: Program) -> str:
     if rs.parameters:
         add("## 参数")
         add("")
-        for n, p in rs.parameters.items():
+        for p in rs.parameters.values():
             tag = "（地方参数）" if p.local else ""
             basis = f"，依据：{p.basis}" if p.basis else ""
             add(f"- {p.title}{tag}：{p.value}{basis}")

@@ -47,7 +47,9 @@ def parse_yaml(text: str, *, source: str) -> tuple[dict[str, Any], dict[tuple[st
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise RulesetError(f"YAML 语法错误：{exc}", source=source, line=mark.line + 1 if mark else None) from exc
+        raise RulesetError(
+            f"YAML 语法错误：{exc}", source=source, line=mark.line + 1 if mark else None
+        ) from exc
     if node is None:
         raise RulesetError("文件为空", source=source)
     lines: dict[tuple[str, ...], int] = {}
@@ -117,7 +119,11 @@ def load_ruleset(text: str, *, source: str) -> tuple[Ruleset, dict[tuple[str, ..
         if more:
             message += f"（另有 {more} 处错误）"
         raise RulesetError(
-            message, source=source, line=_line_for(lines, loc), path=".".join(loc) or None, suggestion=suggestion
+            message,
+            source=source,
+            line=_line_for(lines, loc),
+            path=".".join(loc) or None,
+            suggestion=suggestion,
         ) from exc
     return rs, lines
 

@@ -32,7 +32,9 @@ class Item(_Strict):
     department: str
     kind: Literal["即办件", "承诺件"]
     time_limit_days: int = Field(ge=0, le=365, description="承诺办结时限（工作日）")
-    legal_time_limit_days: int | None = Field(default=None, ge=0, le=365, description="法定办结时限（工作日）")
+    legal_time_limit_days: int | None = Field(
+        default=None, ge=0, le=365, description="法定办结时限（工作日）"
+    )
     fees: str = "不收费"
     applicant_kind: Literal["person", "enterprise"]
     result: str = Field(description="审批结果名称")

@@ -137,7 +137,9 @@ class _Builder:
             need(list(self.rs.fields), "申报字段")
             spec = self.rs.fields[rest[0]]
             if len(rest) > 1 and spec.items is not None and rest[1] not in spec.items:
-                raise self.fail(f"列表元素字段 {rest[1]!r} 不存在", where, E.suggest(rest[1], list(spec.items)))
+                raise self.fail(
+                    f"列表元素字段 {rest[1]!r} 不存在", where, E.suggest(rest[1], list(spec.items))
+                )
         elif head == "params":
             need(list(self.rs.parameters), "参数")
         elif head == "applicant":
@@ -147,18 +149,18 @@ class _Builder:
         elif head == "documents":
             need(sorted(self.doc_kinds), "材料类型")
         elif head in self.steps_spec:
-            kind, spec = self.steps_spec[head]
+            kind, step_spec = self.steps_spec[head]
             if rest and kind == "lookup":
-                assert isinstance(spec, Lookup)
-                reg = REGISTRIES[spec.registry]
+                assert isinstance(step_spec, Lookup)
+                reg = REGISTRIES[step_spec.registry]
                 cols = [*reg.column_names, "found"]
                 if rest[0] not in cols:
                     raise self.fail(
                         f"{reg.name} 没有列 {rest[0]!r}（{head}.{rest[0]}）", where, E.suggest(rest[0], cols)
                     )
             elif rest and kind == "table":
-                assert isinstance(spec, Table)
-                cols = list(spec.rows[0].then)
+                assert isinstance(step_spec, Table)
+                cols = list(step_spec.rows[0].then)
                 if rest[0] not in cols:
                     raise self.fail(f"决策表 {head} 没有输出列 {rest[0]!r}", where, E.suggest(rest[0], cols))
         else:
@@ -253,7 +255,9 @@ class _Builder:
         nodes: list[E.Node] = []
         if isinstance(spec, Lookup):
             match = {col: self.parse(e, f"{section}.{name}.match.{col}") for col, e in spec.match.items()}
-            where = self.parse(spec.where, f"{section}.{name}.where", frozenset({"row"})) if spec.where else None
+            where = (
+                self.parse(spec.where, f"{section}.{name}.where", frozenset({"row"})) if spec.where else None
+            )
             nodes = [*match.values(), *([where] if where else [])]
             step = Step(name, "lookup", spec, frozenset(), match=match, where=where)
         elif isinstance(spec, Derived):
@@ -276,7 +280,9 @@ class _Builder:
                     deps.add(p.parts[0])
         if name in deps:
             raise self.fail(f"{name} 引用了自身", f"{section}.{name}")
-        return Step(step.name, step.kind, step.spec, frozenset(deps), step.match, step.where, step.value, step.rows)
+        return Step(
+            step.name, step.kind, step.spec, frozenset(deps), step.match, step.where, step.value, step.rows
+        )
 
     # ------------------------------------------------------------------ conditions
 
@@ -296,7 +302,9 @@ class _Builder:
                 self.check_path(E.Path(tuple(placeholder.split("."))), f"conditions.{i}.message")
                 if placeholder not in paths:
                     shown.append(placeholder)
-        return CompiledCondition(c, ast, paths, tuple(leaves), when_pass, when_fail, tuple(dict.fromkeys(shown)))
+        return CompiledCondition(
+            c, ast, paths, tuple(leaves), when_pass, when_fail, tuple(dict.fromkeys(shown))
+        )
 
 
 # --------------------------------------------------------------------------- durable_rules JSON
@@ -377,11 +385,11 @@ def _in_operands(node: E.Binary) -> tuple[E.Node, list[E.Node]]:
 
 def _compile_bool(node: E.Node, keys: dict[str, str], leaves: list[Leaf]) -> dict[str, Any]:
     if isinstance(node, E.Binary) and node.op in ("and", "or"):
-        parts = []
+        parts: list[Any] = []
         for side in (node.left, node.right):
             sub = _compile_bool(side, keys, leaves)
             tag = "$" + node.op
-            parts.extend(sub[tag] if tag in sub else [sub])
+            parts.extend(sub.get(tag, [sub]))
         return {"$" + node.op: parts}
     if isinstance(node, E.Unary) and node.op == "not":
         inner = node.operand
@@ -419,10 +427,10 @@ def _durable_rules(conditions: tuple[CompiledCondition, ...]) -> dict[str, Any]:
     rules: dict[str, Any] = {}
     conj: list[Any] = [marker]
     for c in conditions:
-        conj.extend(c.when_pass["$and"] if "$and" in c.when_pass else [c.when_pass])
+        conj.extend(c.when_pass.get("$and", [c.when_pass]))
     rules["ok"] = {"all": [{"m": {"$and": conj}}], "run": "ok"}
     for i, c in enumerate(conditions):
-        body = c.when_fail["$and"] if "$and" in c.when_fail else [c.when_fail]
+        body = c.when_fail.get("$and", [c.when_fail])
         rules[f"f{i}"] = {"all": [{"m": {"$and": [marker, *body]}}], "run": f"f{i}"}
     rules["u"] = {"all": [{"m": {"$and": [marker, {"_u": 1}]}}], "run": "u"}
     return rules

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ColumnKind = Literal["string", "id_number", "credit_code", "subject_id", "decimal", "integer", "date", "month", "enum"]
+ColumnKind = Literal[
+    "string", "id_number", "credit_code", "subject_id", "decimal", "integer", "date", "month", "enum"
+]
 
 
 @dataclass(frozen=True, slots=True)

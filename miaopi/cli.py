@@ -72,8 +72,11 @@ def _open_registry(db: str | None, *, create: bool) -> Any:
         if create:
             create_schema(engine)
         elif not inspect(engine).has_table("population"):
-            raise fail(EXIT_ENVIRONMENT, f"数据库 {parsed.render_as_string(hide_password=True)} 中没有共享数据表"
-                                         "（请先运行 miaopi data load DIR）")
+            raise fail(
+                EXIT_ENVIRONMENT,
+                f"数据库 {parsed.render_as_string(hide_password=True)} 中没有共享数据表"
+                "（请先运行 miaopi data load DIR）",
+            )
     except typer.Exit:
         raise
     except Exception as exc:  # connection problems
@@ -138,9 +141,13 @@ def lint(ruleset_dir: Annotated[Path, typer.Argument(help="ruleset folder or rul
     """Validate rulesets without evaluating them."""
     from miaopi.rulesets import RULESET_FILE, load_program
 
-    folders = [ruleset_dir] if (ruleset_dir / RULESET_FILE).is_file() or ruleset_dir.is_file() else sorted(
-        p for p in ruleset_dir.iterdir() if (p / RULESET_FILE).is_file()
-    ) if ruleset_dir.is_dir() else [ruleset_dir]
+    folders = (
+        [ruleset_dir]
+        if (ruleset_dir / RULESET_FILE).is_file() or ruleset_dir.is_file()
+        else sorted(p for p in ruleset_dir.iterdir() if (p / RULESET_FILE).is_file())
+        if ruleset_dir.is_dir()
+        else [ruleset_dir]
+    )
     bad = 0
     for folder in folders:
         try:
@@ -175,8 +182,12 @@ def guide(item: Annotated[str, typer.Argument(help="item id, e.g. deed-tax")]) -
 def test_rulesets(
     ruleset_dir: Annotated[Path, typer.Argument(help="ruleset folder (e.g. rulesets/deed-tax)")],
     samples: Annotated[Path | None, typer.Option(help="golden cases folder (default samples/<item>)")] = None,
-    shared: Annotated[Path | None, typer.Option(help="shared-data CSV folder (default samples/shared-data)")] = None,
-    require_full_coverage: Annotated[bool, typer.Option(help="fail unless every condition passes and fails")] = False,
+    shared: Annotated[
+        Path | None, typer.Option(help="shared-data CSV folder (default samples/shared-data)")
+    ] = None,
+    require_full_coverage: Annotated[
+        bool, typer.Option(help="fail unless every condition passes and fails")
+    ] = False,
 ) -> None:
     """Run a ruleset's golden cases; print pass/fail per case and per-condition coverage."""
     from miaopi.golden import run_golden
@@ -217,11 +228,18 @@ def test_rulesets(
         cov.add_column(col)
     for cid, seen in report.coverage.items():
         covered = seen["pass"] > 0 and seen["fail"] > 0
-        cov.add_row(cid, str(seen["pass"]), str(seen["fail"]), str(seen["unknown"]),
-                    "[green]yes[/]" if covered else "[yellow]no[/]")
+        cov.add_row(
+            cid,
+            str(seen["pass"]),
+            str(seen["fail"]),
+            str(seen["unknown"]),
+            "[green]yes[/]" if covered else "[yellow]no[/]",
+        )
     out.print(cov)
     out.print(f"{report.passed} passed, {report.failed} failed")
-    out.print(f"coverage: {report.coverage_ratio:.0%} of {len(report.coverage)} conditions seen passing and failing")
+    out.print(
+        f"coverage: {report.coverage_ratio:.0%} of {len(report.coverage)} conditions seen passing and failing"
+    )
     if report.failed or (require_full_coverage and report.uncovered):
         raise typer.Exit(1)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -45,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         if not folder.is_dir():
             continue
         program = repository.get(item)
-        table = Table(title=f"{program.ruleset.item.name}（{item} {program.ruleset.version}）", show_lines=False)
+        table = Table(
+            title=f"{program.ruleset.item.name}（{item} {program.ruleset.version}）", show_lines=False
+        )
         for col in ("案件", "申请人", "结果", "主要结果值", "原因（前两条）", "ms"):
             table.add_column(col, overflow="fold")
         counts: Counter[str] = Counter()
@@ -53,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 case, _ = read_case_file(path)
                 decision = decide_case(
-                    case, repository=repository, registry=registry, documents=resolve_documents(case, path.parent)
+                    case,
+                    repository=repository,
+                    registry=registry,
+                    documents=resolve_documents(case, path.parent),
                 )
             except ApprovalError as exc:
                 table.add_row(path.stem, "—", "[red]输入错误[/]", "", str(exc), "")

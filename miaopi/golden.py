@@ -79,7 +79,9 @@ def check_decision(decision: Decision, expected: dict[str, Any]) -> list[str]:
     if "missing_materials" in expected:
         got_m = {m.id for m in decision.missing_materials}
         if got_m != set(expected["missing_materials"]):
-            problems.append(f"missing_materials: 期望 {sorted(expected['missing_materials'])}，实际 {sorted(got_m)}")
+            problems.append(
+                f"missing_materials: 期望 {sorted(expected['missing_materials'])}，实际 {sorted(got_m)}"
+            )
     return problems
 
 
@@ -94,8 +96,9 @@ def run_golden(
     expected_path = samples / "expected.json"
     expected: dict[str, dict[str, Any]] = json.loads(expected_path.read_text(encoding="utf-8"))
     evaluator = evaluator or DurableEvaluator()
-    report = GoldenReport(results=[], coverage={c.spec.id: {"pass": 0, "fail": 0, "unknown": 0}
-                                                 for c in program.conditions})
+    report = GoldenReport(
+        results=[], coverage={c.spec.id: {"pass": 0, "fail": 0, "unknown": 0} for c in program.conditions}
+    )
     for case_id, want in sorted(expected.items()):
         path = samples / "cases" / f"{case_id}.json"
         title = str(want.get("title", ""))

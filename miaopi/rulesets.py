@@ -39,11 +39,15 @@ class RulesetRepository:
         if item not in self._cache:
             items = self.items()
             if item not in items:
-                raise UnknownItemError(f"未知事项 {item!r}（可选：{', '.join(items)}）", path="item",
-                                       suggestion=suggest(item, items))
+                raise UnknownItemError(
+                    f"未知事项 {item!r}（可选：{', '.join(items)}）",
+                    path="item",
+                    suggestion=suggest(item, items),
+                )
             program = load_program(self.root / item)
             if program.item != item:
-                raise RulesetError(f"文件夹名 {item!r} 与规则集 item.id {program.item!r} 不一致",
-                                   source=program.source)
+                raise RulesetError(
+                    f"文件夹名 {item!r} 与规则集 item.id {program.item!r} 不一致", source=program.source
+                )
             self._cache[item] = program
         return self._cache[item]

@@ -16,9 +16,11 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///var/miaopi.db",
-        description="SQLAlchemy URL of the database (embedded SQLite by default, relative to the working directory)",
+        description="SQLAlchemy URL (default: embedded SQLite, relative to the working directory)",
     )
-    rulesets_dir: Path = Field(default=PROJECT_ROOT / "rulesets", description="folder with one folder per item")
+    rulesets_dir: Path = Field(
+        default=PROJECT_ROOT / "rulesets", description="folder with one folder per item"
+    )
     samples_dir: Path = Field(default=PROJECT_ROOT / "samples", description="sample cases and shared data")
     log_level: str = "WARNING"
 
