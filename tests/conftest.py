@@ -85,3 +85,23 @@ def engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:
         admin.dispose()
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A database URL for the CLI on every backend: a SQLite file, or a fresh PostgreSQL schema
+    selected through the connection's search_path."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'miaopi.db'}"
+        return
+    schema = f"test_cli_{uuid.uuid4().hex[:12]}"
+    admin = create_engine_for(pg_url())
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in pg_url() else "?"
+        yield f"{pg_url()}{sep}options=-csearch_path%3D{schema}"
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()

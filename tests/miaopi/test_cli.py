@@ -1,0 +1,223 @@
+"""The `miaopi` CLI against the contracts of DESIGN.md §3, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from miaopi.cli import app
+from miaopi.settings import PROJECT_ROOT
+
+SAMPLES = PROJECT_ROOT / "samples"
+CONFORMANCE = PROJECT_ROOT.parent / "shared" / "conformance" / "deed-tax"
+runner = CliRunner()
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def loaded(db_url: str) -> str:
+    result = run("data", "load", str(SAMPLES / "shared-data"), "--db", db_url)
+    assert result.exit_code == 0, result.output
+    return db_url
+
+
+def write_case(tmp_path: Path, data: Any, name: str = "case.json") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def sample(name: str) -> dict[str, Any]:
+    path = next((SAMPLES / "deed-tax" / "cases").glob(f"{name}*.json"))
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def test_decide_prints_the_decision_contract(loaded: str, tmp_path: Path) -> None:
+    result = run("decide", str(write_case(tmp_path, sample("dt-01"))), "--db", loaded)
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.stdout)
+    assert decision["outcome"] == "approved"
+    assert decision["reasons"] == []
+    assert set(decision) >= {
+        "case_id",
+        "item",
+        "ruleset",
+        "outcome",
+        "outputs",
+        "conditions",
+        "reasons",
+        "missing_materials",
+        "decided_at",
+        "elapsed_ms",
+    }
+    assert set(decision["ruleset"]) == {"id", "version", "sha256"}
+    assert len(decision["ruleset"]["sha256"]) == 64
+    assert decision["outputs"]["tax_amount"].count(".") == 1
+    assert len(decision["outputs"]["tax_amount"].split(".")[1]) == 2
+    for cond in decision["conditions"]:
+        assert cond["status"] == "pass"
+        assert set(cond["sources"]) == set(cond["values"])
+
+
+def test_every_sample_decides_as_expected_through_the_cli(loaded: str) -> None:
+    for item in ("deed-tax", "safety-permit-renewal"):
+        expected = json.loads((SAMPLES / item / "expected.json").read_text(encoding="utf-8"))
+        for case_id, want in list(expected.items())[::4]:
+            result = run("decide", str(SAMPLES / item / "cases" / f"{case_id}.json"), "--db", loaded)
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout)["outcome"] == want["outcome"], case_id
+
+
+@pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="shared conformance set not beside the project")
+def test_conformance_set(db_url: str) -> None:
+    assert run("data", "load", str(CONFORMANCE / "shared"), "--db", db_url).exit_code == 0
+    expected = json.loads((CONFORMANCE / "expected.json").read_text(encoding="utf-8"))
+    for case_id, want in expected.items():
+        result = run("decide", str(CONFORMANCE / "cases" / f"{case_id}.json"), "--db", db_url)
+        got = json.loads(result.stdout)
+        assert got["outcome"] == want["outcome"], case_id
+        for key in ("tax_rate", "tax_amount"):
+            if key in want:
+                assert got["outputs"][key] == want[key]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda c: "{not json", "JSON 格式错误"),
+        (lambda c: {**c, "item": "deed-taxx"}, "deed-tax"),
+        (lambda c: {**c, "form": {**c["form"], "area_m2": [1]}}, "form.area_m2"),
+        (
+            lambda c: {**c, "form": {**c["form"], "declared_family_houses": "1"}},
+            "form.declared_family_houses",
+        ),
+        (
+            lambda c: {**c, "applicant": {**c["applicant"], "id_number": "110101199003071235"}},
+            "applicant.id_number",
+        ),
+        (
+            lambda c: {**c, "form": {**c["form"], "spouse_id_number": "110101199003071235"}},
+            "form.spouse_id_number",
+        ),
+        (lambda c: {**c, "form": {**c["form"], "price_yuan": "1,580,000"}}, "form.price_yuan"),
+        (lambda c: {**c, "form": {**c["form"], "prise_yuan": "1"}}, "price_yuan"),
+        (lambda c: {**c, "submitted_at": "2026-11-20T09:30:00"}, "submitted_at"),
+        (
+            lambda c: {**c, "documents": [{"kind": "purchase_contract", "path": "nowhere.pdf"}]},
+            "documents.0.path",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_a_precise_message(
+    loaded: str, tmp_path: Path, mutate: Any, needle: str
+) -> None:
+    path = write_case(tmp_path, mutate(sample("dt-01")))
+    result = run("decide", str(path), "--db", loaded)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert needle in result.stderr
+
+
+def test_decide_without_loaded_data_exits_3_and_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "none.db"
+    result = run("decide", str(write_case(tmp_path, sample("dt-01"))), "--db", f"sqlite:///{db}")
+    assert result.exit_code == 3
+    assert "data load" in result.stderr
+    assert not db.exists()
+
+
+def test_data_load_is_idempotent(db_url: str) -> None:
+    first = run("data", "load", str(SAMPLES / "shared-data"), "--db", db_url)
+    second = run("data", "load", str(SAMPLES / "shared-data"), "--db", db_url)
+    assert first.exit_code == second.exit_code == 0
+    assert "inserted" in second.stdout
+    # second run: nothing inserted, updated or deleted in any registry
+    for line in second.stdout.splitlines():
+        cells = [c.strip() for c in line.split("│") if c.strip()]
+        if len(cells) == 6 and cells[0] in ("population", "certificates"):
+            assert cells[2:5] == ["0", "0", "0"], line
+
+
+def test_data_load_reports_file_line_and_column(db_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    shutil.copytree(SAMPLES / "shared-data", folder)
+    lines = (folder / "population.csv").read_text(encoding="utf-8").splitlines()
+    cells = lines[3].split(",")
+    cells[3] = "1990/01/01"
+    lines[3] = ",".join(cells)
+    (folder / "population.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("data", "load", str(folder), "--db", db_url)
+    assert result.exit_code == 2
+    assert "population.csv" in result.stderr and "第4行" in result.stderr and "birth_date" in result.stderr
+    # nothing of the load was committed
+    decided = run(
+        "decide", str(SAMPLES / "deed-tax" / "cases" / "dt-01-only-home-small.json"), "--db", db_url
+    )
+    assert decided.exit_code in (0, 3)
+    if decided.exit_code == 0:
+        assert json.loads(decided.stdout)["outcome"] != "approved"
+
+
+def test_lint_accepts_the_pilots_and_refuses_catch_all_wording(tmp_path: Path) -> None:
+    assert run("lint", str(PROJECT_ROOT / "rulesets")).exit_code == 0
+    text = (PROJECT_ROOT / "rulesets" / "deed-tax" / "ruleset.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "deed-tax"
+    bad.mkdir()
+    (bad / "ruleset.yaml").write_text(
+        text.replace("title: 房屋买卖合同（网签合同）", "title: 房屋买卖合同等材料"), encoding="utf-8"
+    )
+    result = run("lint", str(bad))
+    assert result.exit_code == 1
+    assert "等材料" in result.stderr and "materials.0.title" in result.stderr
+
+
+def test_guide_is_generated_from_the_ruleset() -> None:
+    result = run("guide", "safety-permit-renewal")
+    assert result.exit_code == 0
+    out = result.stdout
+    for needle in (
+        "事项编码",
+        "承诺件",
+        "不收费",
+        "免于提交",
+        "安全生产条件承诺书",
+        "地方参数",
+        "建质〔2008〕91号",
+    ):
+        assert needle in out
+    assert run("guide", "no-such-item").exit_code == 2
+
+
+def test_golden_cases_pass_with_full_coverage() -> None:
+    for item in ("deed-tax", "safety-permit-renewal"):
+        result = run("test", str(PROJECT_ROOT / "rulesets" / item), "--require-full-coverage")
+        assert result.exit_code == 0, result.stdout[-2000:]
+        assert "0 failed" in result.stdout and "coverage: 100%" in result.stdout
+
+
+def test_golden_run_fails_on_a_wrong_expectation(tmp_path: Path) -> None:
+    samples = tmp_path / "deed-tax"
+    shutil.copytree(SAMPLES / "deed-tax", samples)
+    expected = json.loads((samples / "expected.json").read_text(encoding="utf-8"))
+    first = sorted(expected)[0]
+    expected[first]["outcome"] = "rejected"
+    (samples / "expected.json").write_text(json.dumps(expected, ensure_ascii=False), encoding="utf-8")
+    result = run(
+        "test",
+        str(PROJECT_ROOT / "rulesets" / "deed-tax"),
+        "--samples",
+        str(samples),
+        "--shared",
+        str(SAMPLES / "shared-data"),
+    )
+    assert result.exit_code == 1
+    assert "1 failed" in result.stdout
