@@ -108,17 +108,26 @@ class ReferenceEvaluator:
 
 
 def encode_fact(program: Program, facts: Facts, checked: list[Checked]) -> dict[str, Any]:
-    """The flat fact durable_rules sees: one field per compared value, `_u` when any is unknown."""
+    """The flat fact durable_rules sees: one field per compared value, `_u` when any is unknown.
+    Values come from the pre-check, which has resolved every path the conditions use."""
     fact: dict[str, Any] = {"_t": "c"}
-    for dotted, key in program.keys.items():
-        v = E.resolve(facts.env, dotted.split("."))
-        if v is E.MISSING or isinstance(v, list | dict):
-            continue
-        try:
-            fact[key] = encode_value(v)
-        except (OverflowError, TypeError):
-            continue
-    if any(not c.evaluable for c in checked):
+    keys = program.keys
+    unknown = False
+    for ck in checked:
+        if ck.missing or ck.problem is not None:
+            unknown = True
+        for dotted, v in ck.values.items():
+            if v is E.MISSING:
+                continue
+            kind = type(v)
+            if kind is str or kind is bool:
+                fact[keys[dotted]] = v
+                continue
+            try:
+                fact[keys[dotted]] = encode_value(v)
+            except (OverflowError, TypeError):
+                continue
+    if unknown:
         fact["_u"] = 1
     return fact
 
@@ -196,16 +205,17 @@ def resolve_statuses(program: Program, checked: list[Checked], fired: set[str]) 
     """Turn the fired rules into statuses, refusing any result that contradicts itself."""
     out: list[Status] = []
     any_fail = False
+    all_known = True
     for i, ck in enumerate(checked):
-        if not ck.evaluable:
+        if ck.missing or ck.problem is not None:
             out.append("unknown")
+            all_known = False
         elif f"f{i}" in fired:
             out.append("fail")
             any_fail = True
         else:
             out.append("pass")
-    all_known = all(c.evaluable for c in checked)
-    if "ok" in fired and any(f.startswith("f") for f in fired):
+    if "ok" in fired and len(fired) > 1 and any(f[0] == "f" for f in fired):
         raise EngineFault("规则引擎同时判定全部满足与部分不满足")
     if all_known and not any_fail and "ok" not in fired:
         raise EngineFault("规则引擎未确认全部条件满足")

@@ -16,6 +16,20 @@ from engine.errors import ApprovalError, CaseError, EngineFault, RulesetError
 from miaopi.settings import get_settings
 
 app = typer.Typer(help="秒批 miaopi: instant approval of government service items", no_args_is_help=True)
+
+
+@app.callback()
+def _configure() -> None:
+    """Logging goes to stderr at the level from settings (MIAOPI_LOG_LEVEL); personal data is masked."""
+    import logging
+
+    logging.basicConfig(
+        level=get_settings().log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+
+
 data_app = typer.Typer(help="共享数据 (shared registries)", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 err = Console(stderr=True)

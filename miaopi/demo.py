@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     registry = SqlRegistry(create_engine_for(args.db or settings.database_url))
     repository = RulesetRepository(settings.rulesets_dir)
-    console = Console()
+    console = Console(width=max(Console().width, 150))
     totals: Counter[str] = Counter()
     for item in repository.items():
         folder = settings.samples_dir / item / "cases"

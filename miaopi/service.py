@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,10 @@ from engine.errors import CaseError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.facts import DocumentFacts
 from engine.ports import RegistryPort
+from miaopi.masking import mask_id
 from miaopi.rulesets import RulesetRepository
+
+log = logging.getLogger("miaopi")
 
 
 def read_case_file(path: Path) -> tuple[Case, dict[str, Any]]:
@@ -69,4 +73,14 @@ def decide_case(
         documents=documents,
     )
     decision.elapsed_ms = round((time.perf_counter() - start) * 1000, 3)
+    subject = case.applicant.id_number or case.applicant.credit_code or ""
+    log.info(
+        "decided case=%s item=%s applicant=%s outcome=%s reasons=%d ms=%.1f",
+        case.case_id,
+        case.item,
+        mask_id(subject),
+        decision.outcome,
+        len(decision.reasons),
+        decision.elapsed_ms,
+    )
     return decision

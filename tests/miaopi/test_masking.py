@@ -1,0 +1,59 @@
+"""Personal data is masked in logs and list views."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from engine.registries import REGISTRIES
+from miaopi.masking import mask_id, mask_name, mask_text
+from miaopi.rulesets import RulesetRepository
+from miaopi.service import decide_case, read_case_file
+from miaopi.settings import PROJECT_ROOT
+from store.loader import read_registry_file, registry_files
+
+
+def test_mask_id_keeps_region_and_last_four() -> None:
+    assert mask_id("510104199105060117") == "510104********0117"
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [
+        ("张三", "张*"),
+        ("陈晓明", "陈*明"),
+        ("欧阳娜娜", "欧**娜"),
+        ("四川蜀安建设集团有限公司", "四川蜀安建设集团有限公司"),
+    ],
+)
+def test_mask_name(name: str, masked: str) -> None:
+    assert mask_name(name) == masked
+
+
+def test_mask_text_masks_every_id_and_the_given_names() -> None:
+    text = (
+        "申请人姓名“陈晓明”与人口库不一致；合同买受人 510104199105060117 与申请人 51010419850203022X 不一致"
+    )
+    out = mask_text(text, names=["陈晓明"])
+    assert "陈晓明" not in out and "510104199105060117" not in out and "51010419850203022X" not in out
+    assert "陈*明" in out and "510104********0117" in out
+
+
+def test_decision_log_line_masks_the_applicant(caplog: pytest.LogCaptureFixture) -> None:
+    from engine.ports import InMemoryRegistry
+
+    registry = InMemoryRegistry()
+    for name, path in registry_files(PROJECT_ROOT / "samples" / "shared-data").items():
+        for row in read_registry_file(REGISTRIES[name], path).values():
+            registry.add(name, row)
+    path = next(Path(PROJECT_ROOT / "samples" / "deed-tax" / "cases").glob("dt-22*.json"))
+    case, _ = read_case_file(path)
+    with caplog.at_level(logging.INFO, logger="miaopi"):
+        decide_case(case, repository=RulesetRepository(PROJECT_ROOT / "rulesets"), registry=registry)
+    assert caplog.records, "a decision is logged"
+    assert case.applicant.id_number is not None
+    assert case.applicant.id_number not in caplog.text
+    assert case.applicant.name not in caplog.text
+    assert mask_id(case.applicant.id_number) in caplog.text
