@@ -50,7 +50,7 @@ class Reason(BaseModel):
 class MaterialResult(BaseModel):
     id: str
     title: str
-    status: Literal["supplied", "exempt", "missing"]
+    status: Literal["supplied", "exempt", "missing", "invalid"]
     reason: str | None = None
 
 
@@ -103,7 +103,33 @@ def _text(value: Any) -> str:
         return "无"
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(_text(v) for v in value) or "无"
     return str(display(value))
+
+
+def _document_problems(sources: Mapping[str, Any], missing: tuple[str, ...]) -> list[str]:
+    """Why document fields a condition needs could not be used: page, box and confidence."""
+    wanted = {m.rsplit(".", 1)[-1] for m in missing}
+    found: list[str] = []
+
+    def visit(src: Any) -> None:
+        if not isinstance(src, Mapping):
+            return
+        for p in src.get("problems", []) or []:
+            if p.get("field") in wanted:
+                where = f"第 {p['page']} 页" if p.get("page") else ""
+                if p.get("box"):
+                    where += " 位置 [" + ", ".join(f"{float(b):.0f}" for b in p["box"]) + "]"
+                text = f"{p.get('message', p.get('code'))}（{src.get('path', '')} {where.strip()}）"
+                if text not in found:
+                    found.append(text)
+        for inner in src.get("from", []) or []:
+            visit(inner)
+
+    for src in sources.values():
+        visit(src)
+    return found
 
 
 def _fill(template: str, values: Mapping[str, Any]) -> str:
@@ -189,6 +215,9 @@ def assemble(
             reasons.append(Reason(condition=spec.id, status="fail", message=message, basis=spec.basis))
         elif status == "unknown":
             why = f"缺少或无法读取：{'、'.join(ck.missing)}" if ck.missing else (ck.problem or "数据无法判断")
+            details = _document_problems(sources, ck.missing)
+            if details:
+                why += "；" + "；".join(details)
             reasons.append(
                 Reason(
                     condition=spec.id,
@@ -206,8 +235,19 @@ def assemble(
             (m.document_kind in supplied_docs) if m.document_kind else (m.commitment in case.commitments)
         )
         exempt = exempt_node is not None and E.evaluate(exempt_node, facts.env) is True
+        error = (
+            facts.sources.get(f"documents.{m.document_kind}", {}).get("error") if m.document_kind else None
+        )
         if exempt:
             materials.append(MaterialResult(id=m.id, title=m.title, status="exempt", reason=m.exempt_reason))
+        elif supplied and error:
+            why = error.get("message", error.get("code"))
+            msg = f"材料“{m.title}”无法读取（{why}），请重新提交清晰、完整的文件"
+            materials.append(MaterialResult(id=m.id, title=m.title, status="invalid", reason=msg))
+            missing.append(MissingMaterial(id=m.id, title=m.title, message=msg))
+            reasons.append(
+                Reason(condition=f"material.{m.id}", status="missing_material", message=msg, basis=m.basis)
+            )
         elif supplied:
             materials.append(MaterialResult(id=m.id, title=m.title, status="supplied"))
         else:

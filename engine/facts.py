@@ -21,14 +21,18 @@ Source = dict[str, Any]
 
 @dataclass
 class DocumentFacts:
-    """What a submitted document yields: its fields (already above the confidence threshold) and
-    where each was read. A document whose fields cannot be read yields no fields."""
+    """What a submitted document yields: its fields as normalised by the extractor (decimal strings,
+    ISO dates, lists) and where each was read (`locations[field]`: page, box, confidence, raw).
+    `error` is set when the document could not be read at all (corrupt, wrong type, ...)."""
 
     kind: str
     path: str
     fields: dict[str, Any] = field(default_factory=dict)
     locations: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    pages: int = 0
+    method: str | None = None
 
 
 @dataclass
@@ -47,9 +51,12 @@ class Facts:
             doc = self.sources.get(f"documents.{parts[1]}", {"kind": "document", "document": parts[1]})
             if len(parts) > 2:
                 loc = doc.get("fields", {}).get(parts[2])
-                out = {k: v for k, v in doc.items() if k != "fields"}
+                out = {k: v for k, v in doc.items() if k not in ("fields", "problems")}
                 if loc:
                     out.update(loc)
+                problems = [p for p in doc.get("problems", []) if p.get("field") == parts[2]]
+                if problems:
+                    out["problems"] = problems
                 return out
             return {k: v for k, v in doc.items() if k != "fields"}
         return self.sources.get(head, {"kind": "unknown"})
@@ -97,19 +104,52 @@ def gather_facts(
     }
     sources: dict[str, Source] = {}
     docs_env: dict[str, Any] = {}
-    for kind in sorted({m.document_kind for m in rs.materials if m.document_kind}):
+    threshold = float(rs.confidence_threshold)
+    for material in rs.materials:
+        kind = material.document_kind
+        if kind is None or kind in docs_env:
+            continue
         doc = documents.get(kind)
-        if doc is None:
+        if doc is None or doc.error is not None:
             docs_env[kind] = {"found": False}
-            sources[f"documents.{kind}"] = {"kind": "document", "document": kind, "supplied": False}
-        else:
-            docs_env[kind] = {"found": True, **{k: _to_value(v) for k, v in doc.fields.items()}}
-            sources[f"documents.{kind}"] = {
-                "kind": "document",
-                "document": kind,
-                "path": doc.path,
-                "fields": doc.locations,
-            }
+            src: Source = {"kind": "document", "document": kind, "supplied": doc is not None}
+            if doc is not None:
+                src.update({"path": doc.path, "error": doc.error})
+            sources[f"documents.{kind}"] = src
+            continue
+        record: dict[str, Any] = {"found": True}
+        located: dict[str, dict[str, Any]] = {}
+        doc_problems: list[dict[str, Any]] = list(doc.problems)
+        for name, spec in material.fields.items():
+            loc = doc.locations.get(name, {})
+            if name not in doc.fields:
+                continue
+            confidence = loc.get("confidence")
+            if confidence is not None and float(confidence) < threshold:
+                low: dict[str, Any] = {
+                    "code": "low_confidence",
+                    "document": kind,
+                    "field": name,
+                    "message": f"{spec.title}识别置信度 {float(confidence):.2f} 低于阈值 {threshold:.2f}"
+                    "，视为无法读取",
+                }
+                low.update({k: loc[k] for k in ("page", "box") if k in loc})
+                doc_problems.append(low)
+                continue
+            value = _doc_value(spec.type, doc.fields[name])
+            if value is E.MISSING:
+                continue
+            record[name] = value
+            located[name] = loc
+        docs_env[kind] = record
+        sources[f"documents.{kind}"] = {
+            "kind": "document",
+            "document": kind,
+            "path": doc.path,
+            "method": doc.method,
+            "fields": located,
+            "problems": doc_problems,
+        }
     env["documents"] = docs_env
     facts = Facts(env=env, sources=sources)
     for step in program.steps:
@@ -180,6 +220,20 @@ def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
 
 def _plain_key(v: Any) -> Any:
     return v
+
+
+def _doc_value(kind: str, value: Any) -> Any:
+    """An extracted value (normalised strings) as an engine value; MISSING when it does not parse."""
+    try:
+        if kind in ("amount", "area"):
+            return Decimal(str(value))
+        if kind == "date":
+            return date.fromisoformat(str(value))
+        if kind in ("names", "id_numbers"):
+            return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        return str(value)
+    except (ValueError, ArithmeticError):
+        return E.MISSING
 
 
 def _run_derived(step: Step, facts: Facts) -> None:

@@ -76,11 +76,31 @@ class FieldSpec(_Strict):
         return self
 
 
+DocFieldType = Literal["text", "names", "id_number", "id_numbers", "credit_code", "amount", "area", "date"]
+
+
+class DocField(_Strict):
+    """A field read from a submitted document: found next to (right of or below) one of its labels."""
+
+    title: str
+    type: DocFieldType
+    labels: list[str] = Field(min_length=1)
+    """Label synonyms as printed (with or without a colon)."""
+    section: list[str] | None = None
+    """Only look after one of these headings/labels and before the next section (e.g. 买受人 / 出卖人)."""
+    capitals_labels: list[str] | None = None
+    """For amounts: labels of the same amount in Chinese capitals (大写), which must agree."""
+    choices: dict[str, str] | None = None
+    """For text: printed wording → value (e.g. 住宅 → residential); other wording is unreadable."""
+
+
 class Material(_Strict):
     id: Ident
     title: str
-    document_kind: str | None = None
+    document_kind: Annotated[str, Field(pattern=IDENT)] | None = None
     """The documents[].kind that supplies this material."""
+    fields: dict[Ident, DocField] = Field(default_factory=dict)
+    """What the document yields, for extraction and cross-checks."""
     commitment: str | None = None
     """The commitments[] entry that supplies it (告知承诺)."""
     exempt_when: Expr | None = None
@@ -95,6 +115,8 @@ class Material(_Strict):
             raise ValueError("材料必须且只能由 document_kind 或 commitment 之一提供")
         if self.exempt_when and not self.exempt_reason:
             raise ValueError("有 exempt_when 的材料必须写明 exempt_reason（免提交的理由）")
+        if self.fields and self.document_kind is None:
+            raise ValueError("只有文件类材料（document_kind）可以声明 fields")
         return self
 
 

@@ -103,6 +103,7 @@ class _Builder:
         for name, t in rs.tables.items():
             self.steps_spec[name] = ("table", t)
         self.doc_kinds = {m.document_kind for m in rs.materials if m.document_kind}
+        self.doc_fields = {m.document_kind: m.fields for m in rs.materials if m.document_kind}
 
     def fail(self, message: str, path: str, suggestion: str | None = None) -> RulesetError:
         loc = tuple(path.split("."))
@@ -148,6 +149,14 @@ class _Builder:
             need(CASE_FIELDS, "案件字段")
         elif head == "documents":
             need(sorted(self.doc_kinds), "材料类型")
+            fields = self.doc_fields.get(rest[0], {})
+            allowed = ["found", *fields]
+            if len(rest) > 1 and rest[1] not in allowed:
+                raise self.fail(
+                    f"材料 {rest[0]} 没有字段 {rest[1]!r}（请在 materials 的 fields 中声明）",
+                    where,
+                    E.suggest(rest[1], allowed),
+                )
         elif head in self.steps_spec:
             kind, step_spec = self.steps_spec[head]
             if rest and kind == "lookup":
