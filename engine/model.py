@@ -101,6 +101,9 @@ class Material(_Strict):
     """The documents[].kind that supplies this material."""
     fields: dict[Ident, DocField] = Field(default_factory=dict)
     """What the document yields, for extraction and cross-checks."""
+    other_labels: list[str] = Field(default_factory=list)
+    """Labels of other printed items (e.g. 套内建筑面积): they end a value and are never taken for
+    a field's label."""
     commitment: str | None = None
     """The commitments[] entry that supplies it (告知承诺)."""
     exempt_when: Expr | None = None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 class DocumentError(Exception):
     """A document that cannot be read at all. Codes: empty_file, too_large, unsupported_type,
-    corrupt_pdf, encrypted_pdf, too_many_pages, decompression_bomb, too_small, timeout, ocr_failed."""
+    corrupt_pdf, encrypted_pdf, too_many_pages, decompression_bomb, too_small, corrupt_image,
+    unreadable_file (and, per page: timeout, ocr_unavailable, ocr_failed)."""
 
     def __init__(self, code: str, message: str, *, page: int | None = None) -> None:
         super().__init__(message)
