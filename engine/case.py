@@ -57,8 +57,37 @@ class DocumentRef(BaseModel):
     path: str = Field(min_length=1, max_length=500)
 
 
+def _bad_text_path(value: Any, path: str = "") -> str | None:
+    """Path of the first string that is not valid Unicode text (e.g. a lone surrogate from JSON)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "$"
+        return None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for k, v in items:
+        found = _bad_text_path(v, f"{path}.{k}" if path else str(k))
+        if found:
+            return found
+    return None
+
+
 class Case(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_text(cls, data: Any) -> Any:
+        bad = _bad_text_path(data)
+        if bad:
+            raise ValueError(f"{bad} 含有无效的 Unicode 字符")
+        return data
 
     item: str = Field(min_length=1, max_length=64)
     case_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[0-9A-Za-z_.:\-]+$")
@@ -81,15 +110,23 @@ class Case(BaseModel):
         return self.submitted_at.astimezone(CHINA_TZ).date()
 
 
-def parse_case(data: Any) -> Case:
-    """Validate case JSON data; every problem is reported at once, each with its path."""
+def parse_case(data: Any, *, ruleset: Ruleset | None = None) -> Case:
+    """Validate case JSON data; every problem is reported at once, each with its path. Given the
+    item's ruleset, the declared form is checked in the same pass (一次性告知)."""
+    problems: list[dict[str, str]] = []
+    case: Case | None = None
     try:
-        return Case.model_validate(data)
+        case = Case.model_validate(data)
     except ValidationError as exc:
-        raise _case_error(exc) from exc
+        problems.extend(_problems(exc))
+    if ruleset is not None and isinstance(data, dict) and isinstance(data.get("form"), dict):
+        _validate_fields(ruleset.fields, data["form"], "form", problems)
+    if problems or case is None:
+        raise case_error(problems)
+    return case
 
 
-def _case_error(exc: ValidationError) -> CaseError:
+def _problems(exc: ValidationError) -> list[dict[str, str]]:
     problems = []
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"])
@@ -99,7 +136,7 @@ def _case_error(exc: ValidationError) -> CaseError:
         elif err["type"] == "missing":
             msg = "缺少必填字段"
         problems.append({"path": path, "message": msg})
-    return case_error(problems)
+    return problems
 
 
 def case_error(problems: list[dict[str, str]]) -> CaseError:

@@ -50,6 +50,11 @@ def _operand_value(node: E.Node, env: dict[str, Any]) -> Any:
     return E.evaluate(node, env)
 
 
+def _escaped(text: str) -> bool:
+    """Characters JSON escapes: durable_rules orders strings in their escaped form, Python does not."""
+    return any(ch in '"\\' or ord(ch) < 0x20 for ch in text)
+
+
 def check_condition(cc: CompiledCondition, env: dict[str, Any]) -> Checked:
     values = {p: E.resolve(env, p.split(".")) for p in cc.paths}
     missing = tuple(p for p, v in values.items() if v is E.MISSING)
@@ -60,7 +65,7 @@ def check_condition(cc: CompiledCondition, env: dict[str, Any]) -> Checked:
             return Checked(values, (), f"{p} 不是可比较的单个值")
         try:
             encode_value(v)
-        except (OverflowError, TypeError) as exc:
+        except (OverflowError, TypeError, ValueError) as exc:
             return Checked(values, (), str(exc))
     for leaf in cc.leaves:
         left = _operand_value(leaf.left, env)
@@ -82,6 +87,8 @@ def check_condition(cc: CompiledCondition, env: dict[str, Any]) -> Checked:
                     return Checked(values, (), f"比较的两个值类型不一致（{kl} 与 {kr}）")
             elif kl != kr or kl in ("null", "bool"):
                 return Checked(values, (), f"无法比较大小（{kl} 与 {kr}）")
+            elif kl == "string" and (_escaped(left) or _escaped(right)):
+                return Checked(values, (), "含引号、反斜杠或控制字符的文本不能比较大小")
     return Checked(values, (), None)
 
 
@@ -125,7 +132,7 @@ def encode_fact(program: Program, facts: Facts, checked: list[Checked]) -> dict[
                 continue
             try:
                 fact[keys[dotted]] = encode_value(v)
-            except (OverflowError, TypeError):
+            except (OverflowError, TypeError, ValueError):
                 continue
     if unknown:
         fact["_u"] = 1
@@ -215,7 +222,7 @@ def resolve_statuses(program: Program, checked: list[Checked], fired: set[str]) 
             any_fail = True
         else:
             out.append("pass")
-    if "ok" in fired and len(fired) > 1 and any(f[0] == "f" for f in fired):
+    if "ok" in fired and any(f"f{i}" in fired for i in program.conjunctive):
         raise EngineFault("规则引擎同时判定全部满足与部分不满足")
     if all_known and not any_fail and "ok" not in fired:
         raise EngineFault("规则引擎未确认全部条件满足")

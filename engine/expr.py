@@ -226,7 +226,7 @@ class _Parser:
         if self.accept("-"):
             operand = self.parse_unary()
             if isinstance(operand, Literal) and isinstance(operand.value, Decimal):
-                return Literal(-operand.value)
+                return Literal(operand.value.copy_negate())
             return Unary("-", operand)
         return self.parse_primary()
 

@@ -59,7 +59,12 @@ class Facts:
                     out["problems"] = problems
                 return out
             return {k: v for k, v in doc.items() if k != "fields"}
-        return self.sources.get(head, {"kind": "unknown"})
+        src = self.sources.get(head, {"kind": "unknown"})
+        if len(parts) > 1 and "via" in src:
+            # a field of a record chosen by coalesce(): cite the field where it was read
+            inner = self.source_of(".".join([src["via"], *parts[1:]]))
+            return {k: v for k, v in src.items() if k != "via"} | {"from": [inner]}
+        return src
 
 
 def _to_value(v: Any) -> Any:
@@ -250,6 +255,7 @@ def _run_derived(step: Step, facts: Facts) -> None:
             if v is not E.MISSING and v is not None and not (isinstance(v, dict) and v.get("found") is False):
                 if isinstance(arg, E.Path):
                     source["from"] = [facts.source_of(arg.dotted)]
+                    source["via"] = arg.dotted
                 break
     else:
         source["from"] = _step_inputs(step, facts)

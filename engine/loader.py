@@ -18,7 +18,7 @@ from engine.model import Ruleset, as_plain
 
 
 def _construct(node: yaml.Node, lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> Any:
-    lines[path] = node.start_mark.line + 1
+    lines.setdefault(path, node.start_mark.line + 1)  # a key's own line wins over its value's
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -70,29 +70,43 @@ def _line_for(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> int | 
     return None
 
 
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional/Annotated wrappers down to a model, list[...] or dict[...]."""
+    import typing
+
+    from pydantic import BaseModel
+
+    while True:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return annotation
+        origin = typing.get_origin(annotation)
+        if origin in (list, dict):
+            return annotation
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if origin is None or not args:
+            return annotation
+        annotation = args[0]
+
+
 def _allowed_keys(model: Any, loc: tuple[str, ...]) -> list[str]:
     """Field names allowed at `loc` (for suggestions on misspelt keys)."""
+    import typing
+
     from pydantic import BaseModel
 
     current: Any = model
     for part in loc[:-1]:
+        current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             f = current.model_fields.get(part)
             if f is None:
                 return []
             current = f.annotation
+        elif typing.get_origin(current) in (list, dict):
+            current = typing.get_args(current)[-1]  # the element, past an index or a key
         else:
-            args = getattr(current, "__args__", ())
-            current = args[-1] if args else None
-            if current is None:
-                return []
-        while getattr(current, "__origin__", None) is not None and not (
-            isinstance(current, type) and issubclass(current, BaseModel)
-        ):
-            args = getattr(current, "__args__", ())
-            current = args[-1] if args else None
-        if isinstance(current, str):
             return []
+    current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
     return []
@@ -104,7 +118,9 @@ def load_ruleset(text: str, *, source: str) -> tuple[Ruleset, dict[tuple[str, ..
     try:
         rs = Ruleset.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        extra = [e for e in errors if e["type"] == "extra_forbidden"]
+        err = extra[0] if extra else errors[0]
         loc = tuple(str(p) for p in err["loc"])
         suggestion = None
         if err["type"] == "extra_forbidden":
@@ -115,7 +131,9 @@ def load_ruleset(text: str, *, source: str) -> tuple[Ruleset, dict[tuple[str, ..
             message = f"缺少必填项 {loc[-1]!r}"
         else:
             message = err["msg"]
-        more = len(exc.errors()) - 1
+        more = len(errors) - 1
+        if extra and any(e["type"] == "missing" for e in errors):
+            more -= 1  # the "missing" twin of a misspelt key
         if more:
             message += f"（另有 {more} 处错误）"
         raise RulesetError(

@@ -92,6 +92,9 @@ class DocField(_Strict):
     """For amounts: labels of the same amount in Chinese capitals (大写), which must agree."""
     choices: dict[str, str] | None = None
     """For text: printed wording → value (e.g. 住宅 → residential); other wording is unreadable."""
+    range_labels: list[str] | None = None
+    """Labels of a printed range ("2024年6月15日至2027年6月14日") holding this field as one end."""
+    range_part: Literal["start", "end"] | None = None
 
 
 class Material(_Strict):

@@ -75,6 +75,8 @@ class Program:
     durable_name: str
     durable_rules: dict[str, Any]
     lines: dict[tuple[str, ...], int]
+    conjunctive: frozenset[int] = frozenset()
+    """Indexes of the conditions inside the `ok` rule (those without alternatives)."""
 
     @property
     def item(self) -> str:
@@ -219,6 +221,7 @@ class _Builder:
             keys=keys,
             durable_name=durable_name,
             durable_rules=_durable_rules(conditions),
+            conjunctive=frozenset(i for i, c in enumerate(conditions) if is_conjunctive(c)),
             lines=self.lines,
         )
 
@@ -304,6 +307,13 @@ class _Builder:
             when_fail = _compile_bool(E.negate(ast), keys, [])
         except ExpressionError as exc:
             raise self.fail(exc.message, path, exc.suggestion) from exc
+        worst = max(alternatives(when_pass), alternatives(when_fail))
+        if worst > MAX_ALTERNATIVES:
+            raise self.fail(
+                f"条件展开后有 {worst} 种组合（上限 {MAX_ALTERNATIVES}），规则引擎无法高效匹配",
+                path,
+                "把部分判断写进 derived，再在条件中引用其结果",
+            )
         paths = tuple(dict.fromkeys(p.dotted for p in E.free_paths(ast)))
         shown: list[str] = []
         if c.message:
@@ -326,12 +336,17 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, Decimal):
-        if abs(value) >= NUMBER_LIMIT:
+        if not value.is_finite() or abs(value) >= NUMBER_LIMIT:
             raise OverflowError(f"数值超出可比较范围：{value}")
-        return int((value * NUMBER_SCALE).to_integral_value())
+        scaled = value * NUMBER_SCALE
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"数值 {value} 超过 4 位小数精度（请用 round() 取整到所需位数）")
+        return int(scaled)
     if isinstance(value, date):
         return value.toordinal()
     if isinstance(value, str):
+        if value == NULL_TOKEN:
+            raise ValueError("文本与空值标记相同，无法比较")
         return value
     raise TypeError(f"不能交给规则引擎比较的值：{value!r}")
 
@@ -376,7 +391,10 @@ def _compare_json(op: str, left: E.Node, right: E.Node, keys: dict[str, str]) ->
         return {"$and": [{"$ex": {other: 1}}, cmp]}
     else:
         assert isinstance(right, E.Literal)
-        target = encode_value(right.value)
+        try:
+            target = encode_value(right.value)
+        except (OverflowError, TypeError, ValueError) as exc:
+            raise ExpressionError(f"条件中的常量无法交给规则引擎比较：{exc}") from exc
     if op == "==":
         return {k: target}
     return {_DURABLE_OP[op]: {k: target}}
@@ -409,9 +427,11 @@ def _compile_bool(node: E.Node, keys: dict[str, str], leaves: list[Leaf]) -> dic
             left, items = _in_operands(inner)
             leaves.append(Leaf("in", left, E.ListExpr(tuple(items))))
             return {"$and": [_compare_json("!=", left, i, keys) for i in items]}
+        if isinstance(inner, E.Unary) and inner.op == "not":
+            return _compile_bool(inner.operand, keys, leaves)
         pushed = E.negate(inner)
-        if isinstance(pushed, E.Unary):
-            raise ExpressionError("条件中的 not 只能作用于比较或字段")
+        if isinstance(pushed, E.Unary) and pushed.op == "not" and pushed.operand == inner:
+            raise ExpressionError("条件中的 not 只能作用于比较、字段或它们的 and/or 组合")
         return _compile_bool(pushed, keys, leaves)
     if isinstance(node, E.Path):
         leaves.append(Leaf("truth", node, None))
@@ -429,14 +449,39 @@ def _compile_bool(node: E.Node, keys: dict[str, str], leaves: list[Leaf]) -> dic
     raise ExpressionError("条件必须由比较、字段、and/or/not 组成；计算请写进 derived")
 
 
+MAX_ALTERNATIVES = 32
+"""durable_rules matches a rule in disjunctive normal form: a rule with more alternatives than this
+is refused (the matching cost grows with their product)."""
+
+
+def alternatives(rule: Any) -> int:
+    """Number of alternatives of a compiled expression in disjunctive normal form."""
+    if isinstance(rule, dict):
+        if "$or" in rule:
+            return sum(alternatives(r) for r in rule["$or"])
+        if "$and" in rule:
+            n = 1
+            for r in rule["$and"]:
+                n *= alternatives(r)
+            return n
+    return 1
+
+
+def is_conjunctive(c: CompiledCondition) -> bool:
+    return alternatives(c.when_pass) == 1
+
+
 def _durable_rules(conditions: tuple[CompiledCondition, ...]) -> dict[str, Any]:
-    """The rules: `ok` fires once when every condition holds (the clean-case fast path); `f<i>` fires
-    only when condition i fails; `u` fires when some condition is unknown, so every fact fires a rule."""
+    """The rules: `ok` fires once when every conjunctive condition holds (the clean-case fast path;
+    conditions with alternatives stay out of it, as their product would explode the match); `f<i>`
+    fires only when condition i fails; `u` fires when some condition is unknown, so every fact fires
+    a rule."""
     marker = {"_t": "c"}
     rules: dict[str, Any] = {}
     conj: list[Any] = [marker]
     for c in conditions:
-        conj.extend(c.when_pass.get("$and", [c.when_pass]))
+        if is_conjunctive(c):
+            conj.extend(c.when_pass.get("$and", [c.when_pass]))
     rules["ok"] = {"all": [{"m": {"$and": conj}}], "run": "ok"}
     for i, c in enumerate(conditions):
         body = c.when_fail.get("$and", [c.when_fail])

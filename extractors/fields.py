@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.model import DocField
@@ -21,6 +21,9 @@ from extractors.model import Box, ExtractedField, Extraction, Line, Problem, Rea
 _FULLWIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}
 _FULLWIDTH["\u3000"] = " "
 _SEPARATORS = " :;,.、，。；：()（）[]【】"
+_TRIM = " :;,.、，。；："
+"""Trimmed from both ends of a value (brackets stay: (川)JZ安许证字[2024]010232)."""
+_CLAUSE_END = re.compile(r"[;。；]|,(?!\d)|(?<!\d),")
 CAPITAL_CHARS = "零〇壹贰叁肆伍陆柒捌玖拾佰仟万亿元圆角分整正"
 _CAPITALS_RUN = re.compile(f"[{CAPITAL_CHARS}]{{3,}}")
 
@@ -85,6 +88,13 @@ class _Row:
         return self.lines[-1].box[2]
 
 
+def _overlap_x(a: Line, b: Line) -> bool:
+    """Two lines side by side overlap horizontally only when they are on different rows."""
+    return min(a.box[2], b.box[2]) - max(a.box[0], b.box[0]) > 0.3 * min(
+        a.box[2] - a.box[0], b.box[2] - b.box[0]
+    )
+
+
 def _rows(doc: ReadDocument) -> list[_Row]:
     rows: list[_Row] = []
     for page in doc.pages:
@@ -92,18 +102,79 @@ def _rows(doc: ReadDocument) -> list[_Row]:
         current: list[Line] = []
         for line in lines:
             if current:
-                ref = current[0]
-                height = max(ref.box[3] - ref.box[1], 1.0)
+                # a line joins the row when its middle falls within the row's vertical extent
+                top = min(ln.box[1] for ln in current)
+                bottom = max(ln.box[3] for ln in current)
                 centre = (line.box[1] + line.box[3]) / 2
-                ref_centre = (ref.box[1] + ref.box[3]) / 2
-                if abs(centre - ref_centre) <= 0.5 * height:
+                if top <= centre <= bottom and not any(_overlap_x(line, ln) for ln in current):
                     current.append(line)
                     continue
                 rows.append(_Row(page.number, current).build())
             current = [line]
         if current:
             rows.append(_Row(page.number, current).build())
-    return rows
+    return _join_paragraphs(rows)
+
+
+_OPEN_ENDINGS = "。；;：:！!？?）)"
+
+
+def _join_paragraphs(rows: list[_Row]) -> list[_Row]:
+    """A sentence wrapped onto the next line is one row: its words (分摊共有 | 建筑面积) must not be
+    read as a label standing at the start of a row."""
+    out: list[_Row] = []
+    for row in rows:
+        prev = out[-1] if out else None
+        if prev is not None and prev.page == row.page and len(prev.lines) == 1 and len(row.lines) >= 1:
+            height = max(prev.bottom - prev.top, 1.0)
+            wrapped = (
+                len(prev.text) >= 25
+                and ("，" in prev.text or "," in prev.text)
+                and prev.text[-1] not in _OPEN_ENDINGS
+                and -0.5 * height <= row.top - prev.bottom <= 1.0 * height
+                and abs(row.lines[0].box[0] - prev.lines[0].box[0]) <= 4 * height
+            )
+            if wrapped:
+                out[-1] = _merge(prev, row)
+                continue
+        out.append(row)
+    return out
+
+
+def _merge(a: _Row, b: _Row) -> _Row:
+    merged = _Row(a.page, [*a.lines, *b.lines])
+    merged.text = a.text + b.text
+    merged.owner = a.owner + [o + len(a.lines) if o >= 0 else -1 for o in b.owner]
+    merged.top, merged.bottom = a.top, b.bottom
+    return merged
+
+
+def _at_segment_start(row: _Row, start: int) -> bool:
+    """The label begins its row or a segment of it (possibly after punctuation such as 【)."""
+    k = start - 1
+    while k >= 0 and row.text[k] in "【[（(":
+        k -= 1
+    return k < 0 or row.text[k] == " "
+
+
+def _after_boundary(row: _Row, start: int) -> bool:
+    """The label follows a segment start or a separator, not a Chinese character of running text."""
+    return start == 0 or row.text[start - 1] in _SEPARATORS
+
+
+def _segment(row: _Row, pos: int) -> str:
+    """The segment of a row (between gaps) holding position `pos`."""
+    start = row.text.rfind(" ", 0, pos) + 1
+    end = row.text.find(" ", pos)
+    return row.text[start : end if end >= 0 else len(row.text)]
+
+
+def _is_clause(text: str) -> bool:
+    """Running text of a clause (sentence punctuation), where labels are words, not labels."""
+    return "。" in text or "；" in text or ";" in text
+
+
+_NAME = re.compile(r"^[\u4e00-\u9fff]{1,5}(?:·[\u4e00-\u9fff]{1,8})?[\u4e00-\u9fff]$")
 
 
 @dataclass(frozen=True)
@@ -119,7 +190,9 @@ def _find_labels(row: _Row, labels: Sequence[str]) -> list[tuple[int, int, str]]
     found: list[tuple[int, int, str]] = []
     for label in sorted(set(labels), key=len, reverse=True):
         key = _half(label).replace(" ", "")
-        for m in re.finditer(re.escape(key), row.text):
+        # letter-spaced labels (名 称, 住 所) may reach us as separate segments
+        pattern = " ?".join(re.escape(ch) for ch in key)
+        for m in re.finditer(pattern, row.text):
             s, e = m.start(), m.end()
             if any(not (e <= fs or s >= fe) for fs, fe, _ in found):
                 continue
@@ -133,6 +206,9 @@ class _Candidate:
     box: Box
     confidence: float
     page: int
+    strong: bool = True
+    """False when the label stands inside running text right after another word (分摊共有建筑面积):
+    such a reading is used only when no label standing as a label gave a value."""
 
 
 class _Extractor:
@@ -140,7 +216,11 @@ class _Extractor:
         self.doc = doc
         self.fields = fields
         self.rows = _rows(doc)
-        self.all_labels = [lb for f in fields.values() for lb in [*f.labels, *(f.capitals_labels or [])]]
+        self.all_labels = [
+            lb
+            for f in fields.values()
+            for lb in [*f.labels, *(f.capitals_labels or []), *(f.range_labels or [])]
+        ]
         self.all_labels += list(other_labels)
         self.labels_by_row = [_find_labels(r, self.all_labels) for r in self.rows]
         self.sections = self._sections()
@@ -151,8 +231,10 @@ class _Extractor:
         starts = {tuple(f.section): f.section for f in self.fields.values() if f.section}
         owner: list[tuple[str, ...] | None] = []
         current: tuple[str, ...] | None = None
-        for labels in self.labels_by_row:
-            names = {lb for _, _, lb in labels}
+        for row, labels in zip(self.rows, self.labels_by_row, strict=True):
+            names = {
+                lb for s, _, lb in labels if _at_segment_start(row, s) and not _is_clause(_segment(row, s))
+            }
             for key, section_labels in starts.items():
                 if names & set(section_labels):
                     current = key
@@ -160,10 +242,16 @@ class _Extractor:
             owner.append(current)
         return {key: [i for i, o in enumerate(owner) if o == key] for key in starts}
 
-    def _value_after(self, i: int, end: int, *, multiline: bool) -> _Candidate | None:
+    def _values_after(
+        self, i: int, end: int, *, multiline: bool, below: bool, structured: bool
+    ) -> list[_Candidate]:
+        """The value right of a label, and the one below it when the label stands alone in its
+        segment. Free text takes the value on the right when there is one; structured values offer
+        both and let their format decide."""
         row = self.rows[i]
+        out: list[_Candidate] = []
         pos = end
-        while pos < len(row.text) and row.text[pos] in _SEPARATORS:
+        while pos < len(row.text) and row.text[pos] in _TRIM:
             pos += 1
         stop = len(row.text)
         for s, _e, _lb in self.labels_by_row[i]:
@@ -172,14 +260,30 @@ class _Extractor:
                 break
         gap = row.text.find(" ", pos)  # a gap between two segments ends the value too
         text_end = stop if gap < 0 else min(gap, stop)
-        value = row.text[pos:text_end].strip(_SEPARATORS)
+        clause = _CLAUSE_END.search(row.text, pos, text_end)  # so does the end of a clause
+        if clause is not None and clause.start() > pos:
+            text_end = clause.start()
+        value = row.text[pos:text_end].strip(_TRIM)
         if value:
             box, conf, raw = row.span(pos, text_end)
-            cand = _Candidate(raw.strip(_SEPARATORS), box, conf, row.page)
+            cand = _Candidate(raw.strip(_TRIM), box, conf, row.page)
             if multiline:
                 cand = self._continue_below(i, cand, row.x_at(pos))
-            return cand
-        return self._value_below(i, row.x_at(end - 1) if end else 0.0)
+            out.append(cand)
+            if not structured:
+                return out
+        rest = row.text[end:].lstrip(_SEPARATORS.replace(" ", ""))
+        if below and (rest == "" or rest.startswith(" ")):  # the label stands alone in its segment
+            under = self._value_below(i, row.x_at(self._label_start(i, end)))
+            if under is not None:
+                out.append(under)
+        return out
+
+    def _label_start(self, i: int, end: int) -> int:
+        for s, e, _lb in self.labels_by_row[i]:
+            if e == end:
+                return s
+        return max(end - 1, 0)
 
     def _row_below(self, i: int) -> int | None:
         j = i + 1
@@ -195,16 +299,27 @@ class _Extractor:
         height = max(self.rows[i].bottom - self.rows[i].top, 1.0)
         if row.top - self.rows[i].bottom > 2.5 * height:
             return None
-        labels = self.labels_by_row[j]
-        start = 0
-        stop = labels[0][0] if labels else len(row.text)
-        if labels and labels[0][0] == 0:
+        # the segment of the row below that starts nearest the label, within a few characters
+        starts = [0] + [k + 1 for k, ch in enumerate(row.text) if ch == " "]
+        best = min(starts, key=lambda k: abs(row.x_at(k) - label_x))
+        if abs(row.x_at(best) - label_x) > 4 * height:
             return None
-        value = row.text[start:stop].strip(_SEPARATORS)
+        start = best
+        stop = len(row.text)
+        for s, _e, _lb in self.labels_by_row[j]:
+            if s == start:
+                return None  # another label, not a value
+            if s > start:
+                stop = s
+                break
+        gap = row.text.find(" ", start)
+        if gap >= 0:
+            stop = min(stop, gap)
+        value = row.text[start:stop].strip(_TRIM)
         if not value:
             return None
         box, conf, raw = row.span(start, stop)
-        return _Candidate(raw.strip(_SEPARATORS), box, conf, row.page)
+        return _Candidate(raw.strip(_TRIM), box, conf, row.page)
 
     def _continue_below(self, i: int, cand: _Candidate, value_x: float) -> _Candidate:
         j = self._row_below(i)
@@ -229,12 +344,35 @@ class _Extractor:
         rows = self.sections[tuple(spec.section)] if spec.section else range(len(self.rows))
         out: list[_Candidate] = []
         wanted = set(labels)
+        # free text has no format to check, so only labels that stand as labels are trusted; text with
+        # a closed set of wordings (choices) can be checked like a structured value
+        free_text = spec.type == "names" or (spec.type == "text" and spec.choices is None)
         for i in rows:
-            for _s, e, lb in self.labels_by_row[i]:
-                if lb in wanted:
-                    cand = self._value_after(i, e, multiline=spec.type == "text")
-                    if cand is not None:
-                        out.append(cand)
+            row = self.rows[i]
+            for s, e, lb in self.labels_by_row[i]:
+                if lb not in wanted:
+                    continue
+                if free_text and _is_clause(_segment(row, s)):
+                    continue
+                # inside running text a label is only trusted for values with a checkable format
+                if free_text and not (
+                    _at_segment_start(row, s)
+                    or (_after_boundary(row, s) and row.text[e : e + 1] in (":", " "))
+                ):
+                    continue
+                for cand in self._values_after(
+                    i,
+                    e,
+                    multiline=spec.type == "text",
+                    below=_at_segment_start(row, s),
+                    structured=not free_text,
+                ):
+                    if spec.type == "names" and not all(
+                        _NAME.match(n) for n in re.split(r"[、，,;；/\s]+", cand.text) if n
+                    ):
+                        continue
+                    cand.strong = _after_boundary(row, s)
+                    out.append(cand)
         return out
 
     def capitals_near(self, spec: DocField) -> list[_Candidate]:
@@ -289,8 +427,25 @@ def extract_fields(
     )
 
 
+_FILLER = "共为约计合是均"
+"""Words between a label and its number in running text (建筑面积共 108.00 平方米)."""
+_RANGE_SPLIT = re.compile(r"[至到~～]")
+
+
+def _range_end(cand: _Candidate, part: str) -> _Candidate | None:
+    pieces = [p for p in _RANGE_SPLIT.split(cand.text) if p.strip()]
+    if len(pieces) != 2:
+        return None
+    return _Candidate(pieces[0 if part == "start" else 1], cand.box, cand.confidence, cand.page)
+
+
 def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Problem]) -> ExtractedField | None:
     candidates = ex.candidates(spec, spec.labels)
+    if spec.range_labels and spec.range_part:
+        for cand in ex.candidates(spec, spec.range_labels):
+            end = _range_end(cand, spec.range_part)
+            if end is not None:
+                candidates.append(end)
     if not candidates and spec.type != "amount":
         problems.append(Problem(code="field_not_found", message=f"未找到“{spec.title}”", field=name))
         return None
@@ -298,8 +453,9 @@ def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Probl
     parsed: list[tuple[_Candidate, Any]] = []
     errors: list[tuple[_Candidate, P.ParseError]] = []
     for cand in candidates:
+        text = cand.text.lstrip(_FILLER) if spec.type in ("amount", "area", "date") else cand.text
         try:
-            parsed.append((cand, parse(cand.text)))
+            parsed.append((cand, parse(text)))
         except P.ParseError as exc:
             errors.append((cand, exc))
     if spec.type == "amount":
@@ -324,6 +480,25 @@ def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Probl
     if not parsed:
         _failed(name, spec, errors, problems)
         return None
+    if any(c.strong for c, _ in parsed):
+        parsed = [(c, p) for c, p in parsed if c.strong]
+    if spec.type == "text" and spec.choices is not None:
+        choices = spec.choices
+        mapped = [
+            (c, replace(p, value=v)) for c, p in parsed if (v := _choose(str(p.value), choices)) is not None
+        ]
+        if not mapped:
+            cand0 = parsed[0][0]
+            problems.append(
+                Problem(
+                    code="unknown_wording",
+                    message=f"“{spec.title}”的表述“{parsed[0][1].value}”不在可识别范围内",
+                    field=name,
+                    page=cand0.page,
+                )
+            )
+            return None
+        parsed = mapped
     distinct = {str(p.value) for _, p in parsed}
     if len(distinct) > 1:
         problems.append(
@@ -337,19 +512,6 @@ def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Probl
         return None
     cand, p = parsed[0]
     value = p.value
-    if spec.type == "text" and spec.choices is not None:
-        mapped = _choose(value, spec.choices)
-        if mapped is None:
-            problems.append(
-                Problem(
-                    code="unknown_wording",
-                    message=f"“{spec.title}”的表述“{value}”不在可识别范围内",
-                    field=name,
-                    page=cand.page,
-                )
-            )
-            return None
-        value = mapped
     return ExtractedField(
         value=value,
         confidence=_clip(cand.confidence * p.confidence_factor),

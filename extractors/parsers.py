@@ -409,6 +409,8 @@ def reconcile_amounts(digits: Parsed | None, capitals: Parsed | None) -> Parsed:
 # Areas
 
 _AREA_UNITS = ("平方米", "平方公尺", "平米", "平方", "m2", "M2", "m^2", "sqm", "米2")
+_AREA_UNIT_OCR = ("m", "M")
+"""What OCR keeps of "m²" when the superscript is lost; accepted only after a number with decimals."""
 
 
 def parse_area(text: str) -> Parsed:
@@ -420,6 +422,10 @@ def parse_area(text: str) -> Parsed:
     s = _strip_label(_no_space(_nfkc(raw))).rstrip("。")
     s = _strip_affixes(s, (), _AREA_UNITS)
     corrections: list[str] = []
+    unit_fix: tuple[str, ...] = ()
+    if re.fullmatch(r"[\d,]+\.\d{1,2}[mM]", s):
+        unit_fix = (f"{s[-1]}→m² @{len(s)}",)  # a unit, not a digit: confidence unchanged
+        s = s[:-1]
     if s.count("。") == 1:
         corrections.append(f"。→. @{s.index('。') + 1}")
         s = s.replace("。", ".")
@@ -431,7 +437,7 @@ def parse_area(text: str) -> Parsed:
         raise ParseError("not_an_area", f"面积须大于零：{raw}")
     if not _exact_cents(value):
         raise ParseError("not_an_area", f"面积超过两位小数：{raw}")
-    return Parsed(_quantize(value), raw, tuple(corrections), _factor(corrections))
+    return Parsed(_quantize(value), raw, (*corrections, *unit_fix), _factor(corrections))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -136,10 +136,9 @@ def decide(
     from store.registry import SqlRegistry
 
     try:
-        case, _ = read_case_file(case_file)
         repository = RulesetRepository(get_settings().rulesets_dir)
-        repository.get(case.item)
-        documents = resolve_documents(case, case_file.parent)
+        case, _ = read_case_file(case_file, repository=repository)
+        documents = resolve_documents(case, case_file.parent, program=repository.get(case.item))
     except ApprovalError as exc:
         raise exit_for(exc) from exc
     engine = _open_registry(db, create=False)
@@ -148,6 +147,61 @@ def decide(
     except ApprovalError as exc:
         raise exit_for(exc) from exc
     sys.stdout.write(json.dumps(decision.to_json_dict(), ensure_ascii=False, indent=1) + "\n")
+
+
+@app.command()
+def extract(
+    file: Annotated[Path, typer.Argument(help="a scan (PNG/JPEG/TIFF) or a PDF")],
+    kind: Annotated[
+        str | None, typer.Option(help="document kind, e.g. purchase_contract (default: guessed)")
+    ] = None,
+) -> None:
+    """Read a document and print its fields as the extraction JSON of DESIGN.md §3."""
+    from extractors.errors import DocumentError
+    from extractors.extract import classify
+    from extractors.fields import extract_fields
+    from extractors.reader import read_document
+    from miaopi.documents import DocumentReader
+    from miaopi.rulesets import RulesetRepository
+
+    settings = get_settings()
+    repository = RulesetRepository(settings.rulesets_dir)
+    kinds: dict[str, Any] = {}
+    for item in repository.items():
+        for m in repository.get(item).ruleset.materials:
+            if m.document_kind and m.fields and m.document_kind not in kinds:
+                kinds[m.document_kind] = (m.fields, m.other_labels)
+    if kind is not None and kind not in kinds:
+        raise fail(EXIT_BAD_INPUT, f"未知的材料类型 {kind!r}（可选：{', '.join(sorted(kinds))}）")
+    if not file.is_file():
+        raise fail(EXIT_BAD_INPUT, f"文件不存在：{file}")
+    reader = DocumentReader(settings.extract_options())
+    try:
+        doc = read_document(file, options=reader.options, ocr=reader.ocr())
+    except DocumentError as exc:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "kind": kind,
+                    "pages": 0,
+                    "method": None,
+                    "fields": {},
+                    "problems": [{"code": exc.code, "message": exc.message}],
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+            + "\n"
+        )
+        raise fail(EXIT_BAD_INPUT, str(exc)) from exc
+    if kind is None:
+        found = classify(doc, kinds)
+        if found is None:
+            raise fail(EXIT_BAD_INPUT, "无法判断材料类型，请用 --kind 指定")
+        result = found[1]
+    else:
+        result = extract_fields(doc, kind=kind, fields=kinds[kind][0], other_labels=kinds[kind][1])
+    sys.stdout.write(json.dumps(result.to_json_dict(), ensure_ascii=False, indent=1) + "\n")
 
 
 @app.command()

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import ApprovalError
+from miaopi.documents import DocumentReader
 from miaopi.masking import mask_name, mask_text
 from miaopi.rulesets import RulesetRepository
 from miaopi.service import decide_case, read_case_file, resolve_documents
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     repository = RulesetRepository(settings.rulesets_dir)
     console = Console(width=max(Console().width, 150))
     totals: Counter[str] = Counter()
+    reader = DocumentReader(settings.extract_options())
     for item in repository.items():
         folder = settings.samples_dir / item / "cases"
         if not folder.is_dir():
@@ -52,12 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         counts: Counter[str] = Counter()
         for path in sorted(folder.glob("*.json")):
             try:
-                case, _ = read_case_file(path)
+                case, _ = read_case_file(path, repository=repository)
                 decision = decide_case(
                     case,
                     repository=repository,
                     registry=registry,
-                    documents=resolve_documents(case, path.parent),
+                    documents=resolve_documents(case, path.parent, program=program, reader=reader),
                 )
             except ApprovalError as exc:
                 table.add_row(path.stem, "—", "[red]输入错误[/]", "", str(exc), "")

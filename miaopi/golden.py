@@ -15,7 +15,9 @@ from engine.errors import ApprovalError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.ports import RegistryPort
 from engine.program import Program
+from miaopi.documents import DocumentReader
 from miaopi.service import read_case_file, resolve_documents
+from miaopi.settings import get_settings
 
 
 @dataclass
@@ -96,6 +98,7 @@ def run_golden(
     expected_path = samples / "expected.json"
     expected: dict[str, dict[str, Any]] = json.loads(expected_path.read_text(encoding="utf-8"))
     evaluator = evaluator or DurableEvaluator()
+    reader = DocumentReader(get_settings().extract_options())
     report = GoldenReport(
         results=[], coverage={c.spec.id: {"pass": 0, "fail": 0, "unknown": 0} for c in program.conditions}
     )
@@ -104,7 +107,7 @@ def run_golden(
         title = str(want.get("title", ""))
         try:
             case, _ = read_case_file(path)
-            documents = resolve_documents(case, path.parent)
+            documents = resolve_documents(case, path.parent, program=program, reader=reader)
             decision = decide(
                 program,
                 case=case,

@@ -9,20 +9,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine.case import CHINA_TZ, Case, case_error, parse_case
+from engine.case import CHINA_TZ, Case, parse_case
 from engine.decision import Decision, decide
 from engine.errors import CaseError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.facts import DocumentFacts
 from engine.ports import RegistryPort
+from engine.program import Program
+from miaopi.documents import DocumentReader
 from miaopi.masking import mask_id
 from miaopi.rulesets import RulesetRepository
+from miaopi.settings import get_settings
 
 log = logging.getLogger("miaopi")
 
 
-def read_case_file(path: Path) -> tuple[Case, dict[str, Any]]:
-    """Read and validate a case JSON file. Raises CaseError with the place of the problem."""
+def read_case_file(path: Path, *, repository: RulesetRepository | None = None) -> tuple[Case, dict[str, Any]]:
+    """Read and validate a case JSON file. Raises CaseError with the place of every problem; with a
+    repository, the item must exist and its declared form is checked in the same pass."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -35,22 +39,18 @@ def read_case_file(path: Path) -> tuple[Case, dict[str, Any]]:
         raise CaseError(f"{path}: JSON 格式错误，第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}") from exc
     if not isinstance(data, dict):
         raise CaseError(f"{path}: 案件应为 JSON 对象")
-    return parse_case(data), data
+    ruleset = None
+    if repository is not None and isinstance(data.get("item"), str):
+        ruleset = repository.get(data["item"]).ruleset
+    return parse_case(data, ruleset=ruleset), data
 
 
-def resolve_documents(case: Case, base: Path) -> dict[str, DocumentFacts]:
-    """Check that every listed document exists beside the case file; no extractor reads them yet."""
-    problems = []
-    docs: dict[str, DocumentFacts] = {}
-    for i, ref in enumerate(case.documents):
-        target = (base / ref.path).resolve()
-        if not target.is_file():
-            problems.append({"path": f"documents.{i}.path", "message": f"文件不存在：{ref.path}"})
-            continue
-        docs[ref.kind] = DocumentFacts(kind=ref.kind, path=ref.path)
-    if problems:
-        raise case_error(problems)
-    return docs
+def resolve_documents(
+    case: Case, base: Path, *, program: Program, reader: DocumentReader | None = None
+) -> dict[str, DocumentFacts]:
+    """Read the documents a case lists (paths relative to `base`) into facts for the engine."""
+    reader = reader or DocumentReader(get_settings().extract_options())
+    return reader.facts_for(program, case, base)
 
 
 def decide_case(

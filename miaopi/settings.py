@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from extractors.options import ExtractOptions
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,6 +25,30 @@ class Settings(BaseSettings):
     )
     samples_dir: Path = Field(default=PROJECT_ROOT / "samples", description="sample cases and shared data")
     log_level: str = "WARNING"
+
+    # documents (extractors.options.ExtractOptions)
+    ocr_backend: str = Field(
+        default="rapidocr", description="rapidocr (default) or paddleocr (extra 'paddle')"
+    )
+    ocr_threads: int = Field(default=2, ge=1, le=64)
+    document_max_bytes: int = Field(default=30 * 2**20, ge=1)
+    document_max_pages: int = Field(default=20, ge=1)
+    document_max_pixels: int = Field(default=80_000_000, ge=1)
+    document_min_side_px: int = Field(default=400, ge=1)
+    page_timeout_s: float = Field(default=20.0, gt=0)
+    render_dpi: int = Field(default=200, ge=72, le=600)
+
+    def extract_options(self) -> ExtractOptions:
+        return ExtractOptions(
+            max_bytes=self.document_max_bytes,
+            max_pages=self.document_max_pages,
+            max_pixels=self.document_max_pixels,
+            min_side_px=self.document_min_side_px,
+            page_timeout_s=self.page_timeout_s,
+            render_dpi=self.render_dpi,
+            ocr_backend=self.ocr_backend,
+            ocr_threads=self.ocr_threads,
+        )
 
 
 @lru_cache(maxsize=1)

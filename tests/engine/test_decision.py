@@ -357,14 +357,6 @@ def test_a_read_contract_stands_in_for_a_missing_filing() -> None:
     assert source["from"][0]["path"] == "contract.pdf"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="GAP engine/facts.py _run_derived cites a coalesce() argument with source_of(arg.dotted), i.e. "
-    "the whole document (documents.purchase_contract): a value used through a derived record "
-    "(deal.price_yuan) "
-    "keeps the document path but loses the page, box and raw text of the field (DESIGN §2: document + page)",
-)
 def test_a_contract_value_used_through_a_derived_record_cites_its_page() -> None:
     docs = [{"kind": "purchase_contract", "path": "contract.pdf"}]
     located = {
@@ -474,13 +466,6 @@ def test_case_structure_problems_are_all_reported_at_once() -> None:
     assert paths == {"submitted_at", "applicant.id_number", "extra"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="GAP engine/case.py + engine/decision.py: applicant/structure problems are found by parse_case "
-    "and form problems only later by validate_form inside decide(), so a case with both gets two rounds of "
-    "correction instead of one notice listing applicant.id_number and form.area_m2 together (一次性告知)",
-)
 def test_applicant_and_form_problems_are_reported_together() -> None:
     data = {
         "item": "deed-tax",
@@ -490,7 +475,7 @@ def test_applicant_and_form_problems_are_reported_together() -> None:
     }
     paths: set[str] = set()
     try:
-        case = parse_case(data)
+        case = parse_case(data, ruleset=pilot("deed-tax").ruleset)
         decide(
             pilot("deed-tax"), case=case, registry=deed_registry(), evaluator=ReferenceEvaluator(), now=NOW
         )

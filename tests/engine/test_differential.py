@@ -8,11 +8,11 @@ around 140 and equal or not to the filing) so that registry rows actually match 
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import durable_rules_engine
 import pytest
 import yaml
 from engine_kit import (
@@ -29,9 +29,9 @@ from engine_kit import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.case import Case
+from engine.case import Case, parse_case
 from engine.decision import Decision, decide
-from engine.errors import ApprovalError, RulesetError
+from engine.errors import CaseError, RulesetError
 from engine.evaluate import DurableEvaluator, ReferenceEvaluator
 from engine.expr import add_months
 from engine.facts import DocumentFacts
@@ -771,29 +771,19 @@ def _agree(text: str, form: dict[str, Any]) -> None:
     assert [c.status for c in durable.conditions] == [c.status for c in reference.conditions]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG engine/program.py encode_value: numbers are scaled by 10_000 and rounded (half even), so a "
-    "literal with more than 4 decimal places is rounded at compile time: `form.x < 0.00004` with x=0 "
-    "passes in the reference and fails in durable_rules",
-)
-def test_literal_finer_than_the_number_scale() -> None:
-    _agree(
-        LITE_HEAD
-        + "fields: {x: {type: decimal, title: x}}\n"
-        + "conditions: [{id: c, title: t, when: 'form.x < 0.00004', on_fail: review, basis: b}]\n",
-        {"x": "0"},
-    )
+def test_literal_finer_than_the_number_scale_is_refused() -> None:
+    """durable_rules compares numbers as integers of 1/10000: a finer literal is a ruleset error."""
+    with pytest.raises(RulesetError) as info:
+        build_program(
+            LITE_HEAD
+            + "fields: {x: {type: decimal, title: x}}\n"
+            + "conditions: [{id: c, title: t, when: 'form.x < 0.00004', on_fail: review, basis: b}]\n",
+            source="lite.yaml",
+        )
+    assert info.value.path == "conditions.0.when"
+    assert "4 位小数" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG engine/program.py encode_value (used by evaluate.encode_fact): a derived value with more "
-    "than 4 decimal places is rounded before durable_rules compares it: third = form.x / 3 with x=1 "
-    "makes `third == 0.3333` PASS in durable_rules (fail in the reference)",
-)
 def test_derived_value_finer_than_the_number_scale() -> None:
     _agree(
         LITE_HEAD
@@ -804,12 +794,6 @@ def test_derived_value_finer_than_the_number_scale() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG engine/program.py NULL_TOKEN: null reaches durable_rules as the string '\\u2205null', so a "
-    "declared string equal to it equals null: `form.s == null` passes for s='∅null'",
-)
 def test_string_that_looks_like_the_null_token() -> None:
     _agree(
         LITE_HEAD
@@ -819,13 +803,6 @@ def test_string_that_looks_like_the_null_token() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG durable_rules compares strings in their JSON-escaped form ('\\t' as backslash-t, '\"' as "
-    "backslash-quote), so `<`/`>` between strings holding such characters disagree with Python: "
-    "'\\t' < '\\n' in Python, not in durable_rules. The pre-check lets string ordering through.",
-)
 def test_string_ordering_with_json_escaped_characters() -> None:
     _agree(
         LITE_HEAD
@@ -835,13 +812,6 @@ def test_string_ordering_with_json_escaped_characters() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RulesetError,
-    reason="BUG engine/program.py _compile_bool: `not` over a double negation is refused ('条件中的 not "
-    "只能作用于比较或字段') because the code raises whenever E.negate returns a Unary, instead of only "
-    "when no progress is made: `not (not (not (form.x == 1)))` does not build",
-)
 def test_triple_negation_compiles() -> None:
     _agree(
         LITE_HEAD
@@ -852,24 +822,16 @@ def test_triple_negation_compiles() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=durable_rules_engine.error,
-    reason="BUG engine/evaluate.py DurableEvaluator.evaluate: a declared string holding a lone surrogate "
-    "(json.loads('\"\\\\ud800\"') gives one) passes case validation, and durable_rules refuses the fact with "
-    "a raw durable_rules_engine.error ('pyAssertFact Invalid argument') instead of a CaseError/EngineFault",
-)
-def test_lone_surrogate_in_a_declared_string() -> None:
-    program = build_program(
-        LITE_HEAD
-        + "fields: {s: {type: string, title: s}}\n"
-        + "conditions: [{id: c, title: t, when: \"form.s == 'a'\", on_fail: review, basis: b}]\n",
-        source="lite.yaml",
-    )
-    case = lite_case({"s": "\ud800"}, "张三")
-    reference = decide(program, case=case, registry=InMemoryRegistry(), evaluator=REFERENCE, now=NOW)
-    try:
-        durable = decide(program, case=case, registry=InMemoryRegistry(), evaluator=DURABLE, now=NOW)
-    except ApprovalError:
-        return  # refusing the case with a typed error would be fine too
-    assert comparable(durable) == comparable(reference)
+def test_lone_surrogate_in_a_declared_string_is_refused() -> None:
+    """json.loads('"\\ud800"') gives a lone surrogate: the case is refused with the field's path,
+    before anything reaches durable_rules (which would raise a raw engine error)."""
+    with pytest.raises(CaseError) as info:
+        parse_case(
+            {
+                "item": "lite",
+                "submitted_at": at_china(LITE_SUBMITTED),
+                "applicant": {"kind": "person", "name": "张三", "id_number": LITE_APPLICANT_ID},
+                "form": json.loads('{"s": "\\ud800"}'),
+            }
+        )
+    assert "form.s" in str(info.value)

@@ -203,15 +203,6 @@ def disjunctive_ruleset(conditions: int, alternatives: int) -> str:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG engine/program.py _durable_rules: the `ok` fast-path rule is the conjunction of every "
-    "condition, and durable_rules matches it term by term in disjunctive normal form: n conditions with k "
-    "alternatives that all hold cost k**n (8 conditions `a >= 0 or ... or a >= 3` with a = 3: ~1.5 s for "
-    "one case; 10: ~24 s; 14 conditions with 3 holding alternatives: ~100 s, 1.4 GB). Keep `or` "
-    "conditions out of `ok`.",
-)
 def test_conditions_with_alternatives_do_not_explode() -> None:
     program = build_program(disjunctive_ruleset(8, 4), source="dnf.yaml")
     evaluator = DurableEvaluator()

@@ -368,13 +368,6 @@ def test_decimal_literals_round_trip_in_plain_notation(value: Decimal) -> None:
     assert ev(format(value, "f")) == value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG engine/expr.py _Parser.parse_unary: `Literal(-operand.value)` negates under the default "
-    "decimal context (28 digits), so a negative literal with more than 28 significant digits is rounded: "
-    "-1234567890123456789012345678.9 parses as -1234567890123456789012345679 (copy_negate() would be exact)",
-)
 def test_negative_literal_with_many_digits() -> None:
     text = "-1234567890123456789012345678.9"
     assert ev(text) == Decimal(text)

@@ -184,13 +184,6 @@ def test_misspelt_key_of_a_sub_model_is_suggested() -> None:
     assert err.suggestion is not None and "'fees'" in err.suggestion
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG engine/loader.py load_ruleset reports exc.errors()[0]: for a misspelt *required* key "
-    "(`condtions`) pydantic lists 'missing conditions' first, so the error is '缺少必填项 conditions' "
-    "at line 1 with no suggestion, instead of '不认识的键 condtions' at its line, suggesting 'conditions'",
-)
 @pytest.mark.parametrize(
     ("old", "new", "suggested"),
     [
@@ -205,14 +198,6 @@ def test_misspelt_required_key_is_suggested(old: str, new: str, suggested: str) 
     assert err.suggestion is not None and repr(suggested) in err.suggestion
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG engine/loader.py _construct records the key's line in lines[path] and then overwrites it "
-    "with the line where the value node starts; for a block mapping that is the next line, so errors "
-    "about a key with a block value (a misspelt `outptus:`, `derived.x` referring to itself) name the "
-    "line after the key (lines.setdefault would keep the key's line)",
-)
 @pytest.mark.parametrize(
     ("old", "new", "needle"),
     [
@@ -225,13 +210,6 @@ def test_errors_about_a_key_with_a_block_value_name_the_key_line(old: str, new: 
     assert error_of(text).line == line_of(text, needle)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG engine/loader.py _allowed_keys unwraps list[...]/dict[...] before consuming the index/key "
-    "part of the location, then looks '0' (or the lookup name) up as a field: misspelt keys inside "
-    "conditions, materials, lookups, fields, tables never get a suggestion",
-)
 @pytest.mark.parametrize(
     ("old", "new", "suggested"),
     [
@@ -384,13 +362,6 @@ def test_invalid_constant_in_a_condition_is_refused() -> None:
     assert err.path == "conditions.1.when"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="BUG engine/program.py _compare_json → encode_value raises a bare OverflowError for a literal "
-    "beyond ±2**62/10000 (e.g. 1e15) in a condition; build_program lets it escape instead of a "
-    "RulesetError naming the line",
-)
 def test_literal_too_large_for_durable_rules_is_a_ruleset_error() -> None:
     text = replaced('when: "form.price_yuan > 0"', 'when: "form.price_yuan < 1000000000000000"')
     err = error_of(text)

@@ -25,14 +25,18 @@ def doc(*lines: Line, pages: int = 1) -> ReadDocument:
 
 
 CONTRACT = {
-    "buyer_names": DocField(title="买受人", type="names", labels=["买受人", "买方"], section=["买受人", "买方"]),
+    "buyer_names": DocField(
+        title="买受人", type="names", labels=["买受人", "买方"], section=["买受人", "买方"]
+    ),
     "buyer_id_numbers": DocField(
         title="买受人身份证号码", type="id_numbers", labels=["身份证号码"], section=["买受人", "买方"]
     ),
     "seller": DocField(title="出卖人", type="text", labels=["出卖人", "卖方"], section=["出卖人", "卖方"]),
     "house_address": DocField(title="房屋坐落", type="text", labels=["房屋坐落", "房屋地址"]),
     "area_m2": DocField(title="建筑面积", type="area", labels=["建筑面积"]),
-    "price_yuan": DocField(title="总价", type="amount", labels=["合同总价", "总价款"], capitals_labels=["大写"]),
+    "price_yuan": DocField(
+        title="总价", type="amount", labels=["合同总价", "总价款"], capitals_labels=["大写"]
+    ),
     "usage": DocField(title="用途", type="text", labels=["规划用途"], choices={"住宅": "residential"}),
     "signed_on": DocField(title="签订日期", type="date", labels=["合同签订日期", "签订日期"]),
 }

@@ -65,7 +65,7 @@ def test_decide_prints_the_decision_contract(loaded: str, tmp_path: Path) -> Non
     assert len(decision["outputs"]["tax_amount"].split(".")[1]) == 2
     for cond in decision["conditions"]:
         assert cond["status"] == "pass"
-        assert set(cond["sources"]) == set(cond["values"])
+        assert set(cond["values"]) <= set(cond["sources"])
 
 
 def test_every_sample_decides_as_expected_through_the_cli(loaded: str) -> None:

@@ -1,0 +1,189 @@
+"""The default OCR backend: rapidocr 3.x running the PP-OCR models shipped inside its wheel
+(PP-OCRv6 small detection and recognition, the mobile v2 angle classifier) on onnxruntime.
+
+Offline by construction: every model is passed to rapidocr as an explicit `model_path` inside the
+installed package, so rapidocr's download branch (taken only when `model_path` is empty) is never
+reached, and the recogniser's character list comes from the ONNX model's own metadata (no dictionary
+file to fetch). A missing model file is an error here, not a download.
+
+The defaults were chosen with benchmarks/ocr_speed.py (numbers in its results file and docstring)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from extractors.model import Line
+from extractors.ocr.base import check_image, make_line, order_lines
+
+MODEL_FILES = {
+    "det": "PP-OCRv6_det_small.onnx",
+    "rec": "PP-OCRv6_rec_small.onnx",
+    "cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+}
+"""The models the rapidocr 3.10 wheel ships in `rapidocr/models/`."""
+
+Engine = Literal["onnxruntime", "openvino"]
+
+
+def bundled_models() -> dict[str, Path]:
+    """Paths of the models inside the installed rapidocr package; FileNotFoundError (never a download)
+    when the wheel does not hold one."""
+    import rapidocr
+
+    root = Path(rapidocr.__file__).resolve().parent / "models"
+    paths = {task: root / file for task, file in MODEL_FILES.items()}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            "rapidocr's bundled PP-OCR models are missing (install rapidocr==3.10.0 from its wheel): "
+            + ", ".join(missing)
+        )
+    return paths
+
+
+@dataclass(frozen=True)
+class RapidSettings:
+    """The speed/accuracy levers of the rapidocr pipeline (see benchmarks/ocr_speed.py)."""
+
+    max_side: int = 1760
+    """Pages are first scaled so their longer side is at most this (1760 ≈ A4 at 150 dpi): a 300-dpi
+    scan costs what a 150-dpi one does. rapidocr's own default is 2000."""
+    det_side: int = 960
+    """Size limit of the detector's input (see `det_limit`)."""
+    det_limit: Literal["max", "min"] = "max"
+    """With `max`, `det_side` is the longer side of the detector's input. rapidocr's default (`min`
+    736: the shorter side at least 736, i.e. the whole page for A4 scans) costs 3-4x more for no
+    accuracy gained on 10-12 pt text."""
+    use_cls: bool = False
+    """The per-line 0/180° classifier. Off: scans are upright; a page whose lines come back with low
+    confidence is read again turned 180° (`flip_check`), which costs only on such pages."""
+    flip_check: bool = True
+    rec_batch: int = 6
+    word_boxes: bool = True
+    """Per-character (CJK) and per-word (Latin, digits) boxes from the recogniser's CTC alignment."""
+    text_score: float = 0.5
+    """Lines recognised below this confidence are dropped (rapidocr's default)."""
+    engine: Engine = "onnxruntime"
+    """`openvino` (if installed) is much faster on CPUs with AMX/bf16; onnxruntime is the default."""
+
+
+class RapidOcrBackend:
+    """PP-OCR through rapidocr with the wheel's bundled models. One instance serves one thread at a
+    time (calls are serialised by a lock); use several processes (OcrWorker) for parallelism."""
+
+    name = "rapidocr"
+    """`rapidocr` or `rapidocr-openvino` (set from the engine)."""
+
+    def __init__(self, *, threads: int = 2, settings: RapidSettings | None = None, **overrides: Any) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        base = settings or RapidSettings()
+        self.settings = RapidSettings(**{**base.__dict__, **overrides}) if overrides else base
+        self.threads = threads
+        if self.settings.engine == "openvino":
+            self.name = "rapidocr-openvino"
+        self._lock = threading.Lock()
+        self._engine = _build_engine(self.settings, threads)
+
+    def recognise(self, image: np.ndarray) -> list[Line]:
+        rgb = check_image(image)
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        with self._lock:
+            lines = order_lines(self._read(bgr))
+            if self.settings.flip_check and not self.settings.use_cls and _looks_upside_down(lines):
+                flipped = order_lines(self._read(np.ascontiguousarray(bgr[::-1, ::-1])))
+                if _quality(flipped) > _quality(lines):
+                    # reading order of the turned page; boxes back in the caller's coordinates
+                    h, w = bgr.shape[:2]
+                    lines = [_rotate_line_180(line, w, h) for line in flipped]
+        return lines
+
+    def _read(self, bgr: np.ndarray) -> list[Line]:
+        result = self._engine(bgr)
+        txts = getattr(result, "txts", None)
+        boxes = getattr(result, "boxes", None)
+        if not txts or boxes is None:
+            return []
+        scores = result.scores
+        words = result.word_results if self.settings.word_boxes else ()
+        # rapidocr drops lines whose word list is empty, so words can only be paired by index when
+        # the counts agree; make_line also checks the words spell the line.
+        paired = len(words) == len(txts)
+        lines = []
+        for i, (text, quad, score) in enumerate(zip(txts, boxes, scores, strict=True)):
+            if not text.strip():
+                continue
+            line_words = words[i] if paired else None
+            lines.append(make_line(text, quad, score, line_words))
+        return lines
+
+
+def _build_engine(s: RapidSettings, threads: int) -> Any:
+    from rapidocr import EngineType, RapidOCR
+
+    logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+    models = bundled_models()
+    engine_type = EngineType.OPENVINO if s.engine == "openvino" else EngineType.ONNXRUNTIME
+    params: dict[str, Any] = {
+        "Global.log_level": "error",
+        "Global.model_root_dir": str(models["det"].parent),
+        "Global.use_cls": s.use_cls,
+        "Global.max_side_len": s.max_side,
+        "Global.return_word_box": s.word_boxes,
+        "Global.text_score": s.text_score,
+        "Det.model_path": str(models["det"]),
+        "Det.limit_type": s.det_limit,
+        "Det.limit_side_len": s.det_side,
+        "Rec.model_path": str(models["rec"]),
+        "Rec.rec_batch_num": s.rec_batch,
+        "Cls.model_path": str(models["cls"]),
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        "EngineConfig.openvino.inference_num_threads": threads,
+        "EngineConfig.openvino.performance_hint": "LATENCY",
+    }
+    for task in ("Det", "Rec", "Cls"):
+        params[f"{task}.engine_type"] = engine_type
+    if s.engine == "openvino":
+        try:
+            import openvino  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                "the rapidocr-openvino backend needs the openvino package (pip install openvino)"
+            ) from exc
+    engine = RapidOCR(params=params)
+    # Load the models now, not on the first page, so start-up errors surface at construction.
+    engine._load_det_model()
+    engine._load_rec_model()
+    if s.use_cls:
+        engine._load_cls_model()
+    return engine
+
+
+def _quality(lines: list[Line]) -> float:
+    return sum(line.confidence * len(line.text) for line in lines)
+
+
+def _looks_upside_down(lines: list[Line]) -> bool:
+    """Upright pages read with mean confidence above 0.9; pages turned 180° read as a few short
+    lines of low confidence (most are dropped by `text_score`)."""
+    chars = sum(len(line.text) for line in lines)
+    if chars == 0:
+        return True
+    mean = sum(line.confidence * len(line.text) for line in lines) / chars
+    return mean < 0.8
+
+
+def _rotate_line_180(line: Line, width: int, height: int) -> Line:
+    def turn(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = box
+        return (width - x1, height - y1, width - x0, height - y0)
+
+    words = tuple(w.model_copy(update={"box": turn(w.box)}) for w in line.words)
+    return line.model_copy(update={"box": turn(line.box), "words": words})

@@ -1,0 +1,357 @@
+"""OCR backends and the OCR worker, on real PP-OCR models and committed images (rendered once by
+`benchmarks/ocr_speed.py --write-test-data`, so no font is needed here).
+
+The paddleocr tests run when the `paddle` extra is installed and are skipped only when the
+`paddleocr` package is absent."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import threading
+import time
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from extractors.errors import DocumentError
+from extractors.model import Line
+from extractors.ocr import BACKENDS, OcrBackend, OcrCrashed, OcrError, OcrTimeout, OcrWorker, get_backend
+from extractors.ocr.base import check_image, order_lines, quad_to_box, split_words
+
+DATA = Path(__file__).parent / "data"
+LINE_TEXT = "总价款：1,580,000.00元"
+PAGE_EXPECTED = [
+    "房屋买卖合同",
+    "合同编号：京2024-031586",
+    "出卖人：北京安居置业有限公司",
+    "买受人：陈晓明",
+    "证件号码：110101199003071234",
+    "房屋坐落：北京市朝阳区建国路88号3号楼2单元1502室",
+    "建筑面积：89.56平方米",
+    "总价款：1,580,000.00元",
+    "大写：人民币壹佰伍拾捌万元整",
+    "签订日期：2024年3月15日",
+]
+HAS_PADDLE = importlib.util.find_spec("paddleocr") is not None
+
+
+def load(name: str) -> np.ndarray:
+    return np.asarray(Image.open(DATA / name).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def line_image() -> np.ndarray:
+    return load("ocr_line.png")
+
+
+@pytest.fixture(scope="module")
+def page_image() -> np.ndarray:
+    return load("ocr_page.jpg")
+
+
+@pytest.fixture(scope="module")
+def rapid() -> OcrBackend:
+    return get_backend("rapidocr", threads=2)
+
+
+@pytest.fixture(scope="module")
+def rapid_page(rapid: OcrBackend, page_image: np.ndarray) -> list[Line]:
+    return rapid.recognise(page_image)
+
+
+def texts(lines: list[Line]) -> list[str]:
+    return [line.text for line in lines]
+
+
+def printed(lines: list[Line]) -> list[str]:
+    """The lines' texts without symbol-only ones (the seal's star is read as '★')."""
+    return [line.text for line in lines if any(ch.isalnum() for ch in line.text)]
+
+
+def nfkc(items: list[str]) -> list[str]:
+    """Full-width and half-width punctuation compared alike ('：' and ':')."""
+    return [unicodedata.normalize("NFKC", t) for t in items]
+
+
+def inside(inner: tuple[float, ...], outer: tuple[float, ...], slack: float = 3.0) -> bool:
+    return (
+        inner[0] >= outer[0] - slack
+        and inner[1] >= outer[1] - slack
+        and inner[2] <= outer[2] + slack
+        and inner[3] <= outer[3] + slack
+    )
+
+
+# -- the factory and the geometry helpers -----------------------------------------------------
+def test_unknown_backend_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="unknown OCR backend 'tesseract'") as err:
+        get_backend("tesseract", threads=1)
+    for name in BACKENDS:
+        assert name in str(err.value)
+
+
+def test_images_are_checked() -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        check_image(np.zeros((50, 50, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        check_image(np.zeros((50, 50, 5), dtype=np.uint8))
+    assert check_image(np.zeros((50, 40), dtype=np.uint8)).shape == (50, 40, 3)
+    assert check_image(np.zeros((50, 40, 4), dtype=np.uint8)).shape == (50, 40, 3)
+
+
+def test_quads_become_axis_aligned_boxes() -> None:
+    assert quad_to_box([[10, 12], [100, 8], [101, 40], [11, 44]]) == (10.0, 8.0, 101.0, 44.0)
+
+
+def test_proportional_word_boxes_split_cjk_characters_and_keep_numbers_whole() -> None:
+    words = split_words("价款：1,580.00元", (0.0, 0.0, 140.0, 20.0), 0.9)
+    assert [w.text for w in words] == ["价", "款", "：", "1,580.00", "元"]
+    # CJK characters count double: 4 wide (8 units) + 8 narrow = 16 units over 140 px
+    assert words[0].box == (0.0, 0.0, 17.5, 20.0)
+    assert words[3].box == (52.5, 0.0, 122.5, 20.0)
+    assert all(w.confidence == 0.9 for w in words)
+
+
+def test_reading_order_is_rows_then_left_to_right_even_when_tilted() -> None:
+    def line(text: str, box: tuple[float, float, float, float]) -> Line:
+        return Line(text=text, box=box, confidence=1.0)
+
+    # a page tilted ~2°: the right half of row 1 sits lower than the left half of row 1
+    right1 = line("b", (600, 112, 1000, 140))
+    left1 = line("a", (100, 100, 500, 128))
+    row2 = line("c", (100, 160, 1000, 190))
+    assert texts(order_lines([row2, right1, left1])) == ["a", "b", "c"]
+
+
+def test_a_seal_between_two_lines_does_not_merge_them_into_one_row() -> None:
+    date = Line(text="签订日期", box=(136, 1178, 451, 1223), confidence=1.0)
+    seal = Line(text="★", box=(843, 1184, 924, 1253), confidence=1.0)
+    signatures = Line(text="出卖人（签章）", box=(134, 1226, 701, 1276), confidence=1.0)
+    assert texts(order_lines([signatures, seal, date])) == ["签订日期", "★", "出卖人（签章）"]
+
+
+# -- rapidocr ---------------------------------------------------------------------------------
+def test_rapidocr_uses_the_models_shipped_in_its_wheel() -> None:
+    import rapidocr
+
+    from extractors.ocr.rapid import bundled_models
+
+    package = Path(rapidocr.__file__).resolve().parent
+    for path in bundled_models().values():
+        assert path.is_file()
+        assert path.parent == package / "models"
+
+
+def test_rapidocr_never_reaches_the_network(monkeypatch: pytest.MonkeyPatch, line_image: np.ndarray) -> None:
+    from rapidocr.utils import download_file
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(download_file.DownloadFile, "run", classmethod(refuse))
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    backend = get_backend("rapidocr", threads=1)
+    assert texts(backend.recognise(line_image)) == [LINE_TEXT]
+
+
+def test_rapidocr_reads_a_line_exactly_with_boxes(rapid: OcrBackend, line_image: np.ndarray) -> None:
+    lines = rapid.recognise(line_image)
+    assert texts(lines) == [LINE_TEXT]
+    line = lines[0]
+    h, w = line_image.shape[:2]
+    assert inside(line.box, (0, 0, w, h), slack=0)
+    assert line.confidence > 0.9
+    assert "".join(word.text for word in line.words) == LINE_TEXT.replace(" ", "")
+    assert all(inside(word.box, line.box) for word in line.words)
+    lefts = [word.box[0] for word in line.words]
+    assert lefts == sorted(lefts)
+
+
+def test_rapidocr_reads_a_scanned_page_in_reading_order(rapid_page: list[Line]) -> None:
+    all_lines = rapid_page
+    assert "★" in texts(all_lines)  # the seal, read as a symbol: kept, callers may ignore it
+    lines = [line for line in all_lines if line.text != "★"]
+    assert texts(lines) == PAGE_EXPECTED
+    tops = [line.box[1] for line in lines]
+    assert tops == sorted(tops)
+    price = lines[PAGE_EXPECTED.index(LINE_TEXT)]
+    # the price line sits at about 60 % of the page width's left third, 1/3 down the page
+    assert 60 < price.box[0] < 110 and 350 < price.box[1] < 400
+    assert all(0 <= line.confidence <= 1 for line in lines)
+
+
+def test_rapidocr_reads_a_page_scanned_upside_down(
+    rapid: OcrBackend, page_image: np.ndarray, rapid_page: list[Line]
+) -> None:
+    turned = np.ascontiguousarray(page_image[::-1, ::-1])
+    lines = rapid.recognise(turned)
+    assert printed(lines) == PAGE_EXPECTED
+    h, w = page_image.shape[:2]
+    price = next(line for line in lines if line.text == LINE_TEXT)
+    upright = next(line for line in rapid_page if line.text == LINE_TEXT)
+    # boxes are in the coordinates of the image as given (turned), i.e. mirrored
+    assert abs(price.box[0] - (w - upright.box[2])) < 6
+    assert abs(price.box[1] - (h - upright.box[3])) < 6
+
+
+def test_rapidocr_finds_nothing_on_a_blank_page(rapid: OcrBackend) -> None:
+    assert rapid.recognise(np.full((600, 400, 3), 255, dtype=np.uint8)) == []
+
+
+# -- the worker -------------------------------------------------------------------------------
+def test_worker_is_a_backend_and_reads_like_one(rapid: OcrBackend, line_image: np.ndarray) -> None:
+    with OcrWorker("rapidocr", threads=2, timeout=60) as w:
+        assert isinstance(w, OcrBackend)
+        assert w.name == "rapidocr"
+        assert w.recognise(line_image) == rapid.recognise(line_image)
+
+
+def wait_until_dead(w: OcrWorker) -> None:
+    deadline = time.monotonic() + 10
+    while w.pid is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_worker_replaces_a_process_killed_between_pages(line_image: np.ndarray) -> None:
+    with OcrWorker("rapidocr", threads=1, timeout=60) as w:
+        assert texts(w.recognise(line_image)) == [LINE_TEXT]
+        first = w.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        wait_until_dead(w)
+        assert texts(w.recognise(line_image)) == [LINE_TEXT]
+        assert w.pid not in (None, first)
+        assert w.starts == 2
+
+
+def test_worker_crash_mid_page_raises_then_recovers(page_image: np.ndarray, line_image: np.ndarray) -> None:
+    with OcrWorker("rapidocr", threads=1, timeout=60) as w:
+        w.start()
+        pid = w.pid
+        assert pid is not None
+        big = np.ascontiguousarray(np.tile(page_image, (2, 2, 1)))  # long enough to be killed mid-way
+        killer = threading.Timer(0.3, os.kill, (pid, signal.SIGKILL))
+        killer.start()
+        try:
+            with pytest.raises(OcrCrashed) as err:
+                w.recognise(big)
+        finally:
+            killer.cancel()
+        assert err.value.code == "ocr_failed"
+        assert isinstance(err.value, DocumentError)
+        assert texts(w.recognise(line_image)) == [LINE_TEXT]
+        assert w.pid != pid
+
+
+def test_worker_timeout_kills_the_process_and_the_next_page_works(
+    page_image: np.ndarray, line_image: np.ndarray
+) -> None:
+    with OcrWorker("rapidocr", threads=1, timeout=60) as w:
+        w.start()
+        pid = w.pid
+        with pytest.raises(OcrTimeout) as err:
+            w.recognise(page_image, timeout=0.05)
+        assert err.value.code == "timeout"
+        assert w.pid is None  # killed, not left running
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid or 0, 0)
+        assert texts(w.recognise(line_image)) == [LINE_TEXT]
+
+
+def test_worker_recycles_its_process_after_n_pages(line_image: np.ndarray) -> None:
+    with OcrWorker("rapidocr", threads=1, recycle_after=2, timeout=60) as w:
+        w.recognise(line_image)
+        first = w.pid
+        w.recognise(line_image)  # the second page ends the first process
+        assert w.pid is None
+        w.recognise(line_image)
+        assert w.pid not in (None, first)
+        assert (w.starts, w.pages_total) == (2, 3)
+
+
+def test_worker_reports_a_backend_that_cannot_start() -> None:
+    with OcrWorker("no-such-backend", threads=1) as w, pytest.raises(OcrError, match="unknown OCR backend"):
+        w.start()
+
+
+@pytest.mark.skipif(HAS_PADDLE, reason="checks the message shown when paddleocr is absent")
+def test_paddle_backend_without_the_extra_says_how_to_install() -> None:
+    with pytest.raises(ImportError, match="pip install"):
+        get_backend("paddleocr", threads=1)
+
+
+# -- paddleocr (the `paddle` extra) -----------------------------------------------------------
+needs_paddle = pytest.mark.skipif(
+    not HAS_PADDLE, reason="paddleocr not installed (pip install -e '.[paddle]')"
+)
+
+
+@pytest.fixture(scope="module")
+def paddle_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("paddle-models")
+
+
+@pytest.fixture(scope="module")
+def paddle(paddle_cache: Path) -> OcrBackend:
+    """Built (folders included) with every network connection refused and recorded."""
+    attempts: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise OSError("network disabled in this test")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket, "create_connection", refuse)
+        backend = get_backend("paddleocr", threads=2, cache_dir=paddle_cache)
+    assert attempts == []
+    return backend
+
+
+@needs_paddle
+def test_paddle_model_folders_are_built_once_from_the_rapidocr_models(paddle_cache: Path) -> None:
+    import yaml
+
+    from extractors.ocr.paddle import build_model_dirs
+
+    det, rec = build_model_dirs(paddle_cache)
+    assert det.parent.parent == paddle_cache
+    for folder in (det, rec):
+        assert (folder / "inference.onnx").is_file()
+        config = yaml.safe_load((folder / "inference.yml").read_text(encoding="utf-8"))
+        assert config["Global"]["model_name"] == folder.name
+    rec_config = yaml.safe_load((rec / "inference.yml").read_text(encoding="utf-8"))
+    characters = rec_config["PostProcess"]["character_dict"]
+    assert len(characters) > 18000 and "价" in characters
+    mtime = (rec / "inference.yml").stat().st_mtime_ns
+    assert build_model_dirs(paddle_cache) == (det, rec)
+    assert (rec / "inference.yml").stat().st_mtime_ns == mtime
+
+
+@needs_paddle
+def test_paddle_reads_the_line_like_rapidocr(
+    paddle: OcrBackend, rapid: OcrBackend, line_image: np.ndarray
+) -> None:
+    lines = paddle.recognise(line_image)
+    assert texts(lines) == texts(rapid.recognise(line_image)) == [LINE_TEXT]
+    assert lines[0].words and all(inside(w.box, lines[0].box) for w in lines[0].words)
+
+
+@needs_paddle
+def test_paddle_reads_the_page_like_rapidocr(
+    paddle: OcrBackend, rapid_page: list[Line], page_image: np.ndarray
+) -> None:
+    mine = [line for line in paddle.recognise(page_image) if line.text != "★"]
+    theirs = [line for line in rapid_page if line.text != "★"]
+    assert printed(theirs) == PAGE_EXPECTED
+    # the same text up to full-/half-width punctuation ('：' is sometimes read as ':')
+    assert nfkc(printed(mine)) == nfkc(printed(theirs))
+    for a, b in zip(mine, theirs, strict=True):
+        assert abs(a.box[1] - b.box[1]) < 8
