@@ -243,7 +243,7 @@ class _Extractor:
         return {key: [i for i, o in enumerate(owner) if o == key] for key in starts}
 
     def _values_after(
-        self, i: int, end: int, *, multiline: bool, below: bool, structured: bool
+        self, i: int, end: int, *, multiline: bool, below: bool, structured: bool, listed: bool = False
     ) -> list[_Candidate]:
         """The value right of a label, and the one below it when the label stands alone in its
         segment. Free text takes the value on the right when there is one; structured values offer
@@ -251,6 +251,9 @@ class _Extractor:
         row = self.rows[i]
         out: list[_Candidate] = []
         pos = end
+        ordinal = _ORDINAL.match(row.text, pos)  # 买受人（一）：
+        if ordinal:
+            pos = ordinal.end()
         while pos < len(row.text) and row.text[pos] in _TRIM:
             pos += 1
         stop = len(row.text)
@@ -259,6 +262,8 @@ class _Extractor:
                 stop = s
                 break
         gap = row.text.find(" ", pos)  # a gap between two segments ends the value too
+        while listed and 0 <= gap < stop and row.text[gap + 1 : gap + 2] in ("、", ",", "，"):
+            gap = row.text.find(" ", gap + 1)  # … except before the next item of a list (A 、B)
         text_end = stop if gap < 0 else min(gap, stop)
         clause = _CLAUSE_END.search(row.text, pos, text_end)  # so does the end of a clause
         if clause is not None and clause.start() > pos:
@@ -328,7 +333,9 @@ class _Extractor:
         row, prev = self.rows[j], self.rows[i]
         height = max(prev.bottom - prev.top, 1.0)
         aligned = abs(row.lines[0].box[0] - value_x) <= 1.5 * height
-        close = row.top - prev.bottom <= 0.8 * height
+        # the second half of a range (自…起 / 至…止) may sit a table row lower
+        reach = 3.0 if row.text[:1] in ("至", "到") else 0.8
+        close = row.top - prev.bottom <= reach * height
         if not (aligned and close) or ":" in row.text or len(row.lines) > 1:
             return cand
         box, conf, raw = row.span(0, len(row.text))
@@ -340,7 +347,7 @@ class _Extractor:
         )
         return _Candidate(cand.text + raw, merged, min(cand.confidence, conf), cand.page)
 
-    def candidates(self, spec: DocField, labels: Sequence[str]) -> list[_Candidate]:
+    def candidates(self, spec: DocField, labels: Sequence[str], *, ranged: bool = False) -> list[_Candidate]:
         rows = self.sections[tuple(spec.section)] if spec.section else range(len(self.rows))
         out: list[_Candidate] = []
         wanted = set(labels)
@@ -363,15 +370,18 @@ class _Extractor:
                 for cand in self._values_after(
                     i,
                     e,
-                    multiline=spec.type == "text",
+                    multiline=spec.type == "text" or ranged,
                     below=_at_segment_start(row, s),
                     structured=not free_text,
+                    listed=spec.type in ("names", "id_numbers"),
                 ):
                     if spec.type == "names" and not all(
                         _NAME.match(n) for n in re.split(r"[、，,;；/\s]+", cand.text) if n
                     ):
                         continue
                     cand.strong = _after_boundary(row, s)
+                    if not cand.strong and spec.type not in _CHECKSUMMED and spec.choices is None:
+                        continue  # a label glued to a preceding word may be part of another term (原有效期)
                     out.append(cand)
         return out
 
@@ -427,7 +437,9 @@ def extract_fields(
     )
 
 
-_FILLER = "共为约计合是均"
+_ORDINAL = re.compile(r"[(（][一二三四五六七八九十0-9]{1,2}[)）]")
+_CHECKSUMMED = ("id_number", "id_numbers", "credit_code")
+_FILLER = "共为约计合是均自"
 """Words between a label and its number in running text (建筑面积共 108.00 平方米)."""
 _RANGE_SPLIT = re.compile(r"[至到~～]")
 
@@ -442,7 +454,7 @@ def _range_end(cand: _Candidate, part: str) -> _Candidate | None:
 def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Problem]) -> ExtractedField | None:
     candidates = ex.candidates(spec, spec.labels)
     if spec.range_labels and spec.range_part:
-        for cand in ex.candidates(spec, spec.range_labels):
+        for cand in ex.candidates(spec, spec.range_labels, ranged=True):
             end = _range_end(cand, spec.range_part)
             if end is not None:
                 candidates.append(end)
@@ -454,6 +466,8 @@ def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Probl
     errors: list[tuple[_Candidate, P.ParseError]] = []
     for cand in candidates:
         text = cand.text.lstrip(_FILLER) if spec.type in ("amount", "area", "date") else cand.text
+        if spec.type == "date":
+            text = text.rstrip("起止")
         try:
             parsed.append((cand, parse(text)))
         except P.ParseError as exc:

@@ -155,7 +155,7 @@ class PaddleOcrBackend:
         *,
         threads: int = 2,
         cache_dir: Path | str | None = None,
-        det_side: int = 960,
+        det_side: int = 736,
         text_score: float = 0.5,
         word_boxes: bool = True,
     ) -> None:
