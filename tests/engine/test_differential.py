@@ -26,7 +26,7 @@ from engine_kit import (
     pilot,
     years_before,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from engine.case import Case, parse_case
@@ -748,7 +748,13 @@ def lite_case(form: dict[str, Any], name: str) -> Case:
 def test_random_rulesets_durable_matches_reference(
     conditions: list[tuple[str, str]], forms: list[tuple[dict[str, Any], str]]
 ) -> None:
-    program = build_program(lite_ruleset(conditions), source="lite.yaml")
+    try:
+        program = build_program(lite_ruleset(conditions), source="lite.yaml")
+    except RulesetError as exc:
+        # refused on purpose: too many alternatives for the Rete match (program.MAX_ALTERNATIVES)
+        assert "种组合" in str(exc)
+        assume(False)
+        return
     for form, name in forms:
         decide_both(program, lite_case(form, name), InMemoryRegistry())
 
