@@ -14,21 +14,57 @@ between the printed and the read text divided by the printed length, after NFKC 
 whitespace removed (line breaks and full-/half-width punctuation do not count). Each configuration is
 warmed up on one page, then each page is read once and timed (wall clock, in-process, no worker).
 
-Measured on the 2-core development machine (Xeon with AVX-512/AMX, onnxruntime 1.31, rapidocr 3.10,
-8 pages per resolution, median / p95 seconds per page, mean CER) — see the report in the commit
-message / hand-over note for the full table; the conclusions that set the defaults in
-extractors/ocr/rapid.py (RapidSettings):
-- rapidocr's defaults run the detector on the whole page (736 is a *minimum* side) and the angle
-  classifier on every line; the detector input capped at 960 px (longer side) costs ~3x less with
-  the same CER on 12 pt text; 736 starts to lose small punctuation, 1280 gains nothing;
-- scaling every page to a 1760-px longer side (~150 dpi A4) first makes 200 and 300 dpi cost what
-  150 does, with the same CER;
-- the angle classifier costs 3-5 % and is replaced by re-reading a page turned 180° only when its
-  lines come back with low confidence;
-- recognition dominates what is left (~70 %), linear in the number of characters: ~2.5 ms per
-  character with onnxruntime on 2 threads; int8 quantisation of the recogniser gained <15 %;
-- the same models on OpenVINO (bf16 on AMX) read a page ~3x faster: the `rapidocr-openvino`
-  backend, when the `openvino` package is installed.
+Measured 2026-11-22 on the 2-core development machine (Xeon with AVX-512/AMX; onnxruntime 1.31,
+rapidocr 3.10; other sessions' processes held 40-70 % of the CPU throughout, so wall times are
+inflated and `cpu` — CPU seconds of this process per page — is the steadier figure). 8 pages per
+row (4 dense, 4 sparse, half noisy); seconds per page, median and p95; CER mean over the 8 pages.
+Every CER below is 0 once the seal's star ('★', read as a character) is left out; with it, a noisy
+page scores 1/517 (dense) or 1/271 (sparse).
+
+    150 dpi           median   p95  dense sparse   cpu   CER    lever changed from `default`
+    untuned            7.55   9.40   8.87   6.70   4.79  0      rapidocr's own defaults (below)
+    untuned-no-cls     4.07   5.48   4.97   3.88   5.00  0      ... without the angle classifier
+    det1280            2.89   4.37   4.13   2.60   3.85  0      detector input 1280 px
+    det960             2.56   3.27   3.12   2.02   2.94  .0009  detector input 960 px
+    default            2.14   2.96   2.60   1.55   2.27  .0014  RapidSettings(): 736 px, no cls
+    det640             1.75   2.88   2.68   1.41   2.19  .0014  detector input 640 px
+    cls                2.09   2.98   2.64   1.58   2.50  .0014  angle classifier on
+    no-word-boxes      1.89   2.99   2.56   1.50   2.32  .0014  no per-character boxes
+    rec-batch-12       2.51   3.79   3.33   1.96   2.90  .0014  12 lines per recognition batch
+    threads-1          2.13   2.98   2.81   1.67   2.09  .0014  one intra-op thread
+    ort-spinning       2.54   3.68   3.04   1.91   2.87  .0014  onnxruntime threads spin
+    openvino           1.07   1.51   1.40   0.82   1.04  .0014  same models on OpenVINO (bf16)
+
+    by resolution     150 dpi (cpu)   200 dpi (cpu)   300 dpi (cpu)   (150 and 300 from one run,
+                                                                    200 from a busier one)
+    untuned            5.73 (5.62)    11.23 (7.07)     7.65 (7.54)
+    default            2.55 (2.52)     3.55 (2.47)     2.18 (2.35)
+    max2000 (as rapidocr)    -         4.27 (2.46)     4.57 (2.46)
+    openvino           1.00 (1.00)     1.44 (1.06)     1.08 (1.08)
+
+(`untuned` = max_side 2000, detector `min` 736 — the whole page for A4 —, angle classifier on,
+onnxruntime threads spinning.) What set the defaults in extractors/ocr/rapid.py (RapidSettings):
+- the detector's input is what rapidocr's defaults waste: capped at 736 px on the longer side it
+  costs a fraction with the same CER; `--small-print` shows 736 and 640 still read 7 pt print at
+  150 dpi and 8 pt at 100 dpi (the 100-dpi losses are the recogniser's: 960 loses the same), while
+  480-544 start dropping 7 pt lines — 736 keeps a margin;
+- the angle classifier costs ~10 % CPU for nothing on upright scans; a page whose lines come back
+  with low confidence is read again turned 180° instead (tests/extractors/test_ocr.py);
+- onnxruntime's spinning threads cost ~25 % CPU and wall on a shared machine (also measured A/B with
+  interleaved pages: 3.99 → 3.11 s wall, 3.05 → 2.29 s CPU); a memory arena saved a further ~3 %
+  and was left off to keep memory flat;
+- resolution: recognition crops are resized to 48 px high whatever the scan's resolution, and the
+  detector's input is capped, so 200 and 300 dpi cost what 150 dpi does; max_side (1760 vs 2000)
+  makes no measurable difference;
+- a larger recognition batch pads more (slower); per-character boxes cost ~2 %; one thread uses
+  ~8 % less CPU than two — for throughput run two 1-thread workers, for latency one 2-thread worker;
+- recognition is what is left (~70 %), linear in the number of characters: a dense page (520
+  characters) costs ~1.7x a sparse one. Static int8 quantisation (onnxruntime.quantization, measured
+  separately) made the detector 3x faster but the recogniser only ~12 %;
+- target ≤0.5 s/page: not reached with onnxruntime (2.1-2.6 s here; ~1.5 s on an idle machine,
+  estimated from the CPU time); the same models on OpenVINO (bf16 on this CPU's AMX) take 1.0 s
+  here, ~0.6 s dense / ~0.4 s sparse when the machine was quieter: the `rapidocr-openvino` backend,
+  when the `openvino` package is installed.
 """
 
 from __future__ import annotations
@@ -267,8 +303,10 @@ def cer(truth: str, read: str) -> float:
     return edit_distance(t, normalise(read)) / max(1, len(t))
 
 
-def lines_text(lines: Sequence[Line]) -> str:
-    return "\n".join(line.text for line in lines)
+def lines_text(lines: Sequence[Line], *, printed_only: bool = False) -> str:
+    """The lines' text; `printed_only` leaves out lines without a letter or digit (the seal's star,
+    which the models read as '★', is not text of the page)."""
+    return "\n".join(line.text for line in lines if not printed_only or any(ch.isalnum() for ch in line.text))
 
 
 # -- configurations ---------------------------------------------------------------------------
@@ -353,6 +391,7 @@ def bench_config(
                     "seconds": round(seconds, 3),
                     "cpu_s": round(cpu, 3),
                     "cer": round(cer(page.text(), lines_text(lines)), 4),
+                    "cer_text": round(cer(page.text(), lines_text(lines, printed_only=True)), 4),
                     "chars": len(normalise(page.text())),
                 }
             )
@@ -369,6 +408,7 @@ def bench_config(
             "other_load": round(max(0.0, foreign) / (wall * cores), 2),
             "cer_mean": round(statistics.fmean(r["cer"] for r in rows), 4),
             "cer_max": max(r["cer"] for r in rows),
+            "cer_text_mean": round(statistics.fmean(r["cer_text"] for r in rows), 4),
             "pages": rows,
         }
         print(
@@ -376,7 +416,8 @@ def bench_config(
             f"  p95 {per_dpi[dpi]['p95_s']:.3f} s"
             f"  (dense {per_dpi[dpi]['dense_median_s']}, sparse {per_dpi[dpi]['sparse_median_s']})"
             f"  cpu {per_dpi[dpi]['cpu_median_s']:.3f} s  others' load {per_dpi[dpi]['other_load']:.0%}"
-            f"  CER mean {per_dpi[dpi]['cer_mean']:.4f} max {per_dpi[dpi]['cer_max']:.4f}",
+            f"  CER mean {per_dpi[dpi]['cer_mean']:.4f} max {per_dpi[dpi]['cer_max']:.4f}"
+            f" (without the seal's ★: {per_dpi[dpi]['cer_text_mean']:.4f})",
             flush=True,
         )
     result["dpi"] = per_dpi

@@ -37,6 +37,7 @@ def extract_upload(
     options: ExtractOptions,
     ocr: OcrBackend | None,
 ) -> Extraction:
+    """Fields of an uploaded document (its name never reaches the file system)."""
     doc = read_bytes(data, name=name, options=options, ocr=ocr)
     return extract_fields(doc, kind=kind, fields=fields, other_labels=other_labels)
 

@@ -32,11 +32,16 @@ class DocumentReader:
     def extract(
         self, path: Path, *, kind: str, fields: dict[str, DocField], other_labels: Sequence[str] = ()
     ) -> Extraction:
-        from extractors.fields import extract_fields
-        from extractors.reader import read_document
+        from extractors.extract import extract_file
 
-        doc = read_document(path, options=self.options, ocr=_LazyOcr(self))
-        return extract_fields(doc, kind=kind, fields=fields, other_labels=other_labels)
+        return extract_file(
+            path,
+            kind=kind,
+            fields=fields,
+            other_labels=other_labels,
+            options=self.options,
+            ocr=_LazyOcr(self),
+        )
 
     def facts_for(self, program: Program, case: Case, base: Path) -> dict[str, DocumentFacts]:
         """Read every document of a case that the item declares; a document that cannot be read at all

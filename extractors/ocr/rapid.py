@@ -10,6 +10,7 @@ The defaults were chosen with benchmarks/ocr_speed.py (numbers in its results fi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -162,16 +163,25 @@ def _build_engine(s: RapidSettings, threads: int) -> Any:
                 "the rapidocr-openvino backend needs the openvino package (pip install openvino)"
             ) from exc
     engine = RapidOCR(params=params)
-    # Load the models now, not on the first page, so start-up errors surface at construction.
-    parts = {"det": engine._load_det_model(), "rec": engine._load_rec_model()}
+    tasks = {"det": "Det", "rec": "Rec"}
     if s.use_cls:
-        parts["cls"] = engine._load_cls_model()
-    if s.engine == "onnxruntime":
-        # rapidocr exposes no way to pass session options beyond thread counts, so its sessions are
-        # replaced by ones built here from the same bundled files (rapidocr==3.10.0 is pinned).
-        options = session_options(threads, spinning=s.ort_spinning)
-        for task, part in parts.items():
-            part.session.session = _ort_session(models[task], options)
+        tasks["cls"] = "Cls"
+    with contextlib.ExitStack() as stack:
+        if s.engine == "onnxruntime":
+            # rapidocr takes a ready-made onnxruntime session per model (its `session` option, for
+            # callers who need session options it does not expose); omegaconf stores it only with
+            # `allow_objects` set.
+            from omegaconf import flag_override
+
+            stack.enter_context(flag_override(engine.cfg, "allow_objects", True))
+            options = session_options(threads, spinning=s.ort_spinning)
+            for task, section in tasks.items():
+                engine.cfg[section].session = _ort_session(models[task], options)
+        # Load the models now, not on the first page, so start-up errors surface at construction.
+        engine._load_det_model()
+        engine._load_rec_model()
+        if s.use_cls:
+            engine._load_cls_model()
     return engine
 
 
