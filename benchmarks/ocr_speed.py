@@ -35,12 +35,12 @@ page scores 1/517 (dense) or 1/271 (sparse).
     ort-spinning       2.54   3.68   3.04   1.91   2.87  .0014  onnxruntime threads spin
     openvino           1.07   1.51   1.40   0.82   1.04  .0014  same models on OpenVINO (bf16)
 
-    by resolution     150 dpi (cpu)   200 dpi (cpu)   300 dpi (cpu)   (150 and 300 from one run,
-                                                                    200 from a busier one)
-    untuned            5.73 (5.62)    11.23 (7.07)     7.65 (7.54)
-    default            2.55 (2.52)     3.55 (2.47)     2.18 (2.35)
-    max2000 (as rapidocr)    -         4.27 (2.46)     4.57 (2.46)
-    openvino           1.00 (1.00)     1.44 (1.06)     1.08 (1.08)
+    by resolution     150 dpi (cpu)   300 dpi (cpu)   200 dpi (cpu; from a busier run)
+    untuned            5.40 (5.70)     6.90 (6.61)    11.23 (7.07)
+    default            1.94 (1.93)     1.84 (1.84)     3.55 (2.47)
+    threads-1          1.93 (1.66)     1.78 (1.75)       -
+    max2000 (as rapidocr)    -           -             4.27 (2.46)
+    openvino           1.01 (0.94)     1.26 (1.07)     1.44 (1.06)
 
 (`untuned` = max_side 2000, detector `min` 736 — the whole page for A4 —, angle classifier on,
 onnxruntime threads spinning.) What set the defaults in extractors/ocr/rapid.py (RapidSettings):
@@ -61,10 +61,15 @@ onnxruntime threads spinning.) What set the defaults in extractors/ocr/rapid.py 
 - recognition is what is left (~70 %), linear in the number of characters: a dense page (520
   characters) costs ~1.7x a sparse one. Static int8 quantisation (onnxruntime.quantization, measured
   separately) made the detector 3x faster but the recogniser only ~12 %;
-- target ≤0.5 s/page: not reached with onnxruntime (2.1-2.6 s here; ~1.5 s on an idle machine,
-  estimated from the CPU time); the same models on OpenVINO (bf16 on this CPU's AMX) take 1.0 s
-  here, ~0.6 s dense / ~0.4 s sparse when the machine was quieter: the `rapidocr-openvino` backend,
-  when the `openvino` package is installed.
+- target ≤0.5 s/page: not reached with onnxruntime (1.8-2.6 s here with about one core free;
+  ~1.2-1.5 s on an idle machine, estimated from the CPU time); the same models on OpenVINO (bf16 on
+  this CPU's AMX) take 1.0 s here, ~0.6 s dense / ~0.4 s sparse when the machine was quieter: the
+  `rapidocr-openvino` backend, when the `openvino` package is installed.
+
+`--soak 1000` (OcrWorker, rapidocr, 2 threads, recycle_after=500, the committed 100-dpi test page):
+worker RSS 327.2 → 327.4 MiB from page 50 to 450 in the first process, 297.8 → 298.0 MiB from page
+550 to 950 in the second (started by the recycling at page 500): flat; 0.86 s per page through the
+worker, 2 process starts.
 """
 
 from __future__ import annotations

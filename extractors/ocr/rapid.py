@@ -6,7 +6,7 @@ installed package, so rapidocr's download branch (taken only when `model_path` i
 reached, and the recogniser's character list comes from the ONNX model's own metadata (no dictionary
 file to fetch). A missing model file is an error here, not a download.
 
-The defaults were chosen with benchmarks/ocr_speed.py (numbers in its results file and docstring)."""
+The defaults were chosen with benchmarks/ocr_speed.py (the numbers are in its docstring)."""
 
 from __future__ import annotations
 
