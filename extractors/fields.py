@@ -117,6 +117,8 @@ def _rows(doc: ReadDocument) -> list[_Row]:
 
 
 _OPEN_ENDINGS = "。；;：:！!？?）)"
+_TEXT_COMMA = re.compile(r"(?<!\d),|,(?!\d)")
+"""A comma of running text, not a thousands separator (1,950,000.00)."""
 
 
 def _join_paragraphs(rows: list[_Row]) -> list[_Row]:
@@ -129,7 +131,7 @@ def _join_paragraphs(rows: list[_Row]) -> list[_Row]:
             height = max(prev.bottom - prev.top, 1.0)
             wrapped = (
                 len(prev.text) >= 25
-                and ("，" in prev.text or "," in prev.text)
+                and _TEXT_COMMA.search(prev.text) is not None
                 and prev.text[-1] not in _OPEN_ENDINGS
                 and -0.5 * height <= row.top - prev.bottom <= 1.0 * height
                 and abs(row.lines[0].box[0] - prev.lines[0].box[0]) <= 4 * height

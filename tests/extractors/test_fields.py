@@ -9,7 +9,7 @@ from extractors.model import Line, Page, ReadDocument
 H = 30.0  # line height in pixels
 
 
-def line(text: str, x: float, row: int, *, conf: float = 0.99, width: float | None = None) -> Line:
+def line(text: str, x: float, row: float, *, conf: float = 0.99, width: float | None = None) -> Line:
     w = width if width is not None else 28.0 * len(text)
     y = 100 + row * 50
     return Line(text=text, box=(x, y, x + w, y + H), confidence=conf)
@@ -142,3 +142,16 @@ def test_unknown_usage_wording_is_unreadable() -> None:
     ex = extract_fields(d, kind="purchase_contract", fields=CONTRACT, other_labels=OTHER)
     assert "usage" not in ex.fields
     assert any(p.code == "unknown_wording" for p in ex.problems)
+
+
+def test_a_row_with_thousands_separators_is_not_joined_to_the_next() -> None:
+    """Commas between digits are not the commas of running text: the 大写 row stays its own row, so
+    the price is read in digits and in capitals, and both must agree."""
+    d = doc(
+        line("合同总价：人民币（小写）1,950,000.00元", 80, 0),
+        line("人民币（大写）：壹佰玖拾伍万元整", 80, 0.7),
+    )
+    ex = extract_fields(d, kind="purchase_contract", fields=CONTRACT, other_labels=OTHER)
+    got = ex.fields["price_yuan"]
+    assert got.value == "1950000.00"
+    assert "1,950,000.00" in got.raw and "壹佰玖拾伍万元整" in got.raw
