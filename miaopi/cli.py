@@ -177,7 +177,8 @@ def extract(
         raise fail(EXIT_BAD_INPUT, f"文件不存在：{file}")
     reader = DocumentReader(settings.extract_options())
     try:
-        doc = read_document(file, options=reader.options, ocr=reader.ocr())
+        with reader:
+            doc = read_document(file, options=reader.options, ocr=reader.ocr())
     except DocumentError as exc:
         sys.stdout.write(
             json.dumps(

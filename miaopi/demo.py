@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             + "\n"
         )
         totals.update(counts)
+    reader.close()
     n = sum(totals.values())
     if n:
         console.print(

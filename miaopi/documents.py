@@ -23,11 +23,24 @@ class DocumentReader:
         self._ocr: Any = None
 
     def ocr(self) -> Any:
+        """The OCR backend, hosted in a bounded worker process (killed past the page time limit,
+        recycled to keep memory flat) with its threads from settings."""
         if self._ocr is None:
-            from extractors.ocr.base import get_backend
+            from extractors.ocr.worker import OcrWorker
 
-            self._ocr = get_backend(self.options.ocr_backend, threads=self.options.ocr_threads)
+            self._ocr = OcrWorker.from_options(self.options)
         return self._ocr
+
+    def close(self) -> None:
+        if self._ocr is not None:
+            self._ocr.close()
+            self._ocr = None
+
+    def __enter__(self) -> DocumentReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def extract(
         self, path: Path, *, kind: str, fields: dict[str, DocField], other_labels: Sequence[str] = ()

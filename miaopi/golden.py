@@ -123,4 +123,5 @@ def run_golden(
             report.coverage[c.id][c.status] += 1
         problems = check_decision(decision, want)
         report.results.append(GoldenResult(case_id, title, not problems, problems, decision))
+    reader.close()
     return report

@@ -49,8 +49,10 @@ def resolve_documents(
     case: Case, base: Path, *, program: Program, reader: DocumentReader | None = None
 ) -> dict[str, DocumentFacts]:
     """Read the documents a case lists (paths relative to `base`) into facts for the engine."""
-    reader = reader or DocumentReader(get_settings().extract_options())
-    return reader.facts_for(program, case, base)
+    if reader is not None:
+        return reader.facts_for(program, case, base)
+    with DocumentReader(get_settings().extract_options()) as own:
+        return own.facts_for(program, case, base)
 
 
 def decide_case(
