@@ -27,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.ocr_speed import edit_distance  # noqa: E402
 from extractors.fields import extract_fields  # noqa: E402
 from extractors.ocr.base import get_backend  # noqa: E402
 from extractors.options import ExtractOptions  # noqa: E402
@@ -38,16 +39,6 @@ KEY_FIELDS = {
     "business_licence": ("name", "credit_code", "legal_representative", "established_on"),
     "safety_permit": ("permit_no", "enterprise_name", "valid_from", "valid_to"),
 }
-
-
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def as_text(value: Any) -> str:
@@ -117,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     exact += bool(right and confident)
                     w = as_text(want)
                     g = as_text(got.value) if got is not None and confident else ""
-                    errors += levenshtein(g, w)
+                    errors += edit_distance(g, w)
                     chars += len(w)
                     if confident and not right:
                         wrong_on_readable.append(

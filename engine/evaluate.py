@@ -46,10 +46,6 @@ def _kind(v: Any) -> str:
     return type(v).__name__
 
 
-def _operand_value(node: E.Node, env: dict[str, Any]) -> Any:
-    return E.evaluate(node, env)
-
-
 def _escaped(text: str) -> bool:
     """Characters JSON escapes: durable_rules orders strings in their escaped form, Python does not."""
     return any(ch in '"\\' or ord(ch) < 0x20 for ch in text)
@@ -68,7 +64,7 @@ def check_condition(cc: CompiledCondition, env: dict[str, Any]) -> Checked:
         except (OverflowError, TypeError, ValueError) as exc:
             return Checked(values, (), str(exc))
     for leaf in cc.leaves:
-        left = _operand_value(leaf.left, env)
+        left = E.evaluate(leaf.left, env)
         if leaf.op == "truth":
             if not isinstance(left, bool):
                 name = leaf.left.dotted if isinstance(leaf.left, E.Path) else "值"
@@ -76,9 +72,9 @@ def check_condition(cc: CompiledCondition, env: dict[str, Any]) -> Checked:
             continue
         assert leaf.right is not None
         rights = (
-            [_operand_value(i, env) for i in leaf.right.items]
+            [E.evaluate(i, env) for i in leaf.right.items]
             if isinstance(leaf.right, E.ListExpr)
-            else [_operand_value(leaf.right, env)]
+            else [E.evaluate(leaf.right, env)]
         )
         for right in rights:
             kl, kr = _kind(left), _kind(right)

@@ -183,7 +183,7 @@ def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
         if any(v is E.MISSING for v in values):
             unknown = True
             break
-        match[col] = [_plain_key(v) for v in values if v is not None]
+        match[col] = [v for v in values if v is not None]
     source: Source = {"kind": "registry", "registry": reg.name, "title": reg.title}
     if unknown:
         facts.env[step.name] = E.MISSING
@@ -221,10 +221,6 @@ def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
         facts.env[step.name] = E.MISSING
         source["note"] = f"共享数据中有 {len(rows)} 条匹配记录，无法确定唯一记录"
         facts.problems.append({"code": "registry_ambiguous", "lookup": step.name, "registry": reg.name})
-
-
-def _plain_key(v: Any) -> Any:
-    return v
 
 
 def _doc_value(kind: str, value: Any) -> Any:

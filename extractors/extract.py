@@ -10,7 +10,7 @@ from extractors.fields import extract_fields
 from extractors.model import Extraction, ReadDocument
 from extractors.ocr.base import OcrBackend
 from extractors.options import ExtractOptions
-from extractors.reader import read_bytes, read_document
+from extractors.reader import read_document
 
 
 def extract_file(
@@ -24,21 +24,6 @@ def extract_file(
 ) -> Extraction:
     """Fields of the document at `path`. Raises DocumentError when it cannot be read at all."""
     doc = read_document(path, options=options, ocr=ocr)
-    return extract_fields(doc, kind=kind, fields=fields, other_labels=other_labels)
-
-
-def extract_upload(
-    data: bytes,
-    *,
-    name: str,
-    kind: str,
-    fields: dict[str, DocField],
-    other_labels: Sequence[str] = (),
-    options: ExtractOptions,
-    ocr: OcrBackend | None,
-) -> Extraction:
-    """Fields of an uploaded document (its name never reaches the file system)."""
-    doc = read_bytes(data, name=name, options=options, ocr=ocr)
     return extract_fields(doc, kind=kind, fields=fields, other_labels=other_labels)
 
 

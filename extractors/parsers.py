@@ -234,8 +234,19 @@ def parse_amount_digits(text: str) -> Parsed:
 
 _CAP_DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _CAP_UNITS = "拾佰仟"
-_CAP_VARIANTS = str.maketrans({"圓": "圆", "貳": "贰", "參": "叁", "叄": "叁", "陸": "陆", "萬": "万",
-                               "億": "亿", "〇": "零", "○": "零"})
+_CAP_VARIANTS = str.maketrans(
+    {
+        "圓": "圆",
+        "貳": "贰",
+        "參": "叁",
+        "叄": "叁",
+        "陸": "陆",
+        "萬": "万",
+        "億": "亿",
+        "〇": "零",
+        "○": "零",
+    }
+)
 _CAP_PREFIXES = ("人民币", "(大写)", "大写", "RMB")
 _FRACTION = re.compile(r"零?(?:(?P<jiao>[零壹贰叁肆伍陆柒捌玖])角)?零?(?:(?P<fen>[零壹贰叁肆伍陆柒捌玖])分)?")
 _ZERO_BEFORE_THOUSANDS = re.compile(r"([万亿])零(?=[壹贰叁肆伍陆柒捌玖]仟)")
@@ -444,11 +455,27 @@ def parse_area(text: str) -> Parsed:
 # Dates
 
 _CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")}
-_CN_DATE_MAP = str.maketrans({
-    "零": "〇", "○": "〇", "◯": "〇", "０": "〇",
-    "壹": "一", "贰": "二", "貳": "二", "叁": "三", "參": "三", "肆": "四", "伍": "五", "陆": "六",
-    "陸": "六", "柒": "七", "捌": "八", "玖": "九", "拾": "十",
-})
+_CN_DATE_MAP = str.maketrans(
+    {
+        "零": "〇",
+        "○": "〇",
+        "◯": "〇",
+        "０": "〇",
+        "壹": "一",
+        "贰": "二",
+        "貳": "二",
+        "叁": "三",
+        "參": "三",
+        "肆": "四",
+        "伍": "五",
+        "陆": "六",
+        "陸": "六",
+        "柒": "七",
+        "捌": "八",
+        "玖": "九",
+        "拾": "十",
+    }
+)
 _DATE_CN = re.compile(
     r"(?P<y>[0-9〇一二三四五六七八九]{4})年(?P<m>[0-9〇一二三四五六七八九十]{1,3})月"
     r"(?P<d>[0-9〇一二三四五六七八九十廿卅]{1,4})(?:日|号)?"
@@ -586,8 +613,12 @@ def parse_id_number(text: str) -> Parsed:
     (O, I, l, S, B, Z) are corrected, at most two."""
     raw = text.strip()
     value, corrections = _correct_identifier(
-        _cleaned_identifier(raw), _id_allowed, _ID_CONFUSIONS, is_valid_id_number,
-        "invalid_id_number", "身份证号码",
+        _cleaned_identifier(raw),
+        _id_allowed,
+        _ID_CONFUSIONS,
+        is_valid_id_number,
+        "invalid_id_number",
+        "身份证号码",
     )
     return Parsed(value, raw, corrections, _factor(corrections))
 
@@ -599,8 +630,12 @@ def parse_credit_code(text: str) -> Parsed:
     letters are allowed; at most two substitutions, accepted only when exactly one candidate is valid."""
     raw = text.strip()
     value, corrections = _correct_identifier(
-        _cleaned_identifier(raw), _uscc_allowed, _USCC_CONFUSIONS, is_valid_credit_code,
-        "invalid_credit_code", "统一社会信用代码",
+        _cleaned_identifier(raw),
+        _uscc_allowed,
+        _USCC_CONFUSIONS,
+        is_valid_credit_code,
+        "invalid_credit_code",
+        "统一社会信用代码",
     )
     return Parsed(value, raw, corrections, _factor(corrections))
 

@@ -210,13 +210,10 @@ def lint(ruleset_dir: Annotated[Path, typer.Argument(help="ruleset folder or rul
     """Validate rulesets without evaluating them."""
     from miaopi.rulesets import RULESET_FILE, load_program
 
-    folders = (
-        [ruleset_dir]
-        if (ruleset_dir / RULESET_FILE).is_file() or ruleset_dir.is_file()
-        else sorted(p for p in ruleset_dir.iterdir() if (p / RULESET_FILE).is_file())
-        if ruleset_dir.is_dir()
-        else [ruleset_dir]
-    )
+    # a ruleset folder or file as given, or every ruleset folder of a rulesets root
+    folders = [ruleset_dir]
+    if ruleset_dir.is_dir() and not (ruleset_dir / RULESET_FILE).is_file():
+        folders = sorted(p for p in ruleset_dir.iterdir() if (p / RULESET_FILE).is_file())
     bad = 0
     for folder in folders:
         try:
