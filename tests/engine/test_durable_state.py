@@ -15,7 +15,7 @@ import pytest
 from engine_kit import CHINA_TZ, comparable, make_id, pilot
 
 from engine.case import Case
-from engine.decision import decide
+from engine.decision import decide, decide_many
 from engine.evaluate import DurableEvaluator, ReferenceEvaluator
 from engine.ports import InMemoryRegistry
 from engine.program import build_program
@@ -220,3 +220,13 @@ def test_conditions_with_alternatives_do_not_explode() -> None:
     elapsed = time.perf_counter() - start
     assert decision.outcome == "approved"
     assert elapsed < 0.25, f"{elapsed:.2f} s for one case"
+
+
+def test_decide_many_gives_the_decisions_of_decide_one_by_one() -> None:
+    program = pilot("deed-tax")
+    cases = [deed_case(i) for i in range(12)]
+    for evaluator in (DurableEvaluator(), ReferenceEvaluator()):
+        batch = decide_many(program, cases=cases, registry=REGISTRY, evaluator=evaluator, now=NOW)
+        single = [decide(program, case=c, registry=REGISTRY, evaluator=evaluator, now=NOW) for c in cases]
+        assert [comparable(d) for d in batch] == [comparable(d) for d in single]
+        assert [d.outcome for d in batch] == [EXPECTED_OUTCOME[i % 4] for i in range(12)]
