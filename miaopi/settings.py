@@ -38,6 +38,23 @@ class Settings(BaseSettings):
     page_timeout_s: float = Field(default=20.0, gt=0)
     render_dpi: int = Field(default=200, ge=72, le=600)
 
+    # the service
+    files_dir: Path = Field(default=Path("var/files"), description="uploaded files, stored by content hash")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="address printed in result documents' QR codes"
+    )
+    lease_seconds: float = Field(default=120.0, gt=0, description="a worker's hold on a case it decides")
+    max_attempts: int = Field(default=3, ge=1, le=20, description="tries before a case goes to a person")
+    worker_poll_s: float = Field(default=0.5, gt=0, description="how often an idle worker looks for work")
+    claim_idle_minutes: float = Field(
+        default=30.0, gt=0, description="after this long idle, a claim may be taken over (AB岗)"
+    )
+    post_check_rate: float = Field(
+        default=0.2, ge=0, le=1, description="share of cases approved on commitment sent to 事后核查"
+    )
+    post_check_days: int = Field(default=20, ge=1, le=365, description="working days for a post-check")
+    max_upload_bytes: int = Field(default=64 * 2**20, ge=1, description="one submission, all files")
+
     def extract_options(self) -> ExtractOptions:
         return ExtractOptions(
             max_bytes=self.document_max_bytes,

@@ -1,0 +1,226 @@
+"""SQLAlchemy tables of the service: cases and their documents, decisions with the exact facts used,
+review and post-check tasks, issued results, ruleset versions, users and the hash-chained audit trail.
+
+The case table is the record of work (DESIGN.md §5): a case row is committed before the request is
+acknowledged; a worker takes a lease on it (`status`, `lease_owner`, `lease_until`, `attempts`); the
+decision row is unique per case, so a case is never decided twice whatever crashes in between.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from store.tables import Base
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware instant stored as naive UTC on every backend, read back as aware UTC.
+
+    SQLite keeps no offsets, so a value is normalised to UTC before it is written; naive values are
+    refused rather than guessed."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+CASE_STATUSES = ("queued", "processing", "decided", "failed")
+TASK_KINDS = ("review", "post_check")
+TASK_STATUSES = ("open", "claimed", "done")
+ROLES = ("applicant", "approver", "rule_author", "auditor", "admin")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str | None] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RulesetVersion(Base):
+    """A published ruleset: the exact YAML content by its hash, and from when it takes effect."""
+
+    __tablename__ = "ruleset_versions"
+    __table_args__ = (UniqueConstraint("item", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="published")  # published | rolled_back
+    published_by: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("submitted_by", "idempotency_key"),
+        Index("ix_cases_work", "status", "lease_until"),
+    )
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    item: Mapped[str] = mapped_column(String(64), index=True)
+    department: Mapped[str] = mapped_column(String(100))
+    submitted_by: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    """The case's current outcome: the engine's, then the approver's once a review task is decided."""
+    engine_outcome: Mapped[str | None] = mapped_column(String(20))
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    commitment: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class CaseDocument(Base):
+    """An uploaded file, stored content-addressed on disk (the client's file name is never used)."""
+
+    __tablename__ = "case_documents"
+    __table_args__ = (UniqueConstraint("case_id", "ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    ref: Mapped[str] = mapped_column(String(500))
+    """The document's `path` as the case JSON names it (a reference, not a file-system path)."""
+    kind: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(100))
+
+
+class ExtractionRow(Base):
+    __tablename__ = "extractions"
+    __table_args__ = (UniqueConstraint("case_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class DecisionRow(Base):
+    """The engine's decision, with everything needed to reproduce it: the ruleset by hash, the case,
+    the registry rows read, the document facts and the clock."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    item: Mapped[str] = mapped_column(String(64))
+    ruleset_version: Mapped[str] = mapped_column(String(64))
+    ruleset_sha256: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(20), index=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    decision: Mapped[dict[str, Any]] = mapped_column(JSON)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    elapsed_ms: Mapped[float] = mapped_column(default=0.0)
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind"),
+        Index("ix_tasks_queue", "kind", "department", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    official_calendar: Mapped[bool] = mapped_column(Boolean, default=True)
+    claimed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_activity_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    """Bumped on every change: claims and decisions are compare-and-set on it."""
+
+
+class ResultRow(Base):
+    """An issued result document (approval, correction notice or refusal), found by its code."""
+
+    __tablename__ = "results"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    grants: Mapped[dict[str, Any]] = mapped_column(JSON)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEvent(Base):
+    """Append-only; `hash` = sha256(prev_hash + canonical JSON of the event), so an edited, deleted or
+    reordered event breaks the chain at that point."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the last sequence number and hash. Updating it in the event's transaction serialises
+    appends (a row lock on PostgreSQL, the write lock on SQLite)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
