@@ -310,5 +310,10 @@ def test_rulesets(
         raise typer.Exit(1)
 
 
+from miaopi.bench import bench  # noqa: E402
+
+app.command("bench")(bench)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
