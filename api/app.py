@@ -1,0 +1,83 @@
+"""The FastAPI application factory: JSON API, approvers' pages, health and metrics.
+
+`create_app(settings)` wires the services (database migrated, rulesets seeded); `miaopi serve` adds
+the worker processes beside it. Tests pass their own settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import func, select, text
+
+from api import problems
+from api.deps import ServicesDep
+from api.metrics import Metrics
+from api.routes import router
+from api.schemas import Health
+from miaopi import workflow as wf
+from miaopi.errors import ServiceError
+from miaopi.settings import Settings, get_settings
+from store.workflow import RulesetVersion
+
+
+class NotReady(ServiceError):
+    code = "not_ready"
+    status = 503
+    title = "服务尚未就绪"
+
+
+def create_app(
+    settings: Settings | None = None, *, services: wf.Services | None = None, supervisor: Any = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    own = services is None
+    services = services or wf.create_services(settings)
+    wf.seed_rulesets(services, now=wf.utcnow())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if supervisor is not None:
+            supervisor.start()
+        try:
+            yield
+        finally:
+            if supervisor is not None:
+                supervisor.stop()
+            if own:
+                services.engine.dispose()
+
+    app = FastAPI(
+        title="秒批 miaopi",
+        description="政务服务事项秒批：案件受理、规则引擎自动审批、人工审核队列、结果文书核验",
+        version="1.0",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.supervisor = supervisor
+    metrics = Metrics(services)
+    app.state.metrics = metrics
+    app.middleware("http")(metrics.middleware)
+    problems.install(app)
+    app.include_router(router)
+
+    @app.get("/health", response_model=Health, summary="健康检查", tags=["ops"])
+    def health(services: ServicesDep) -> Health:
+        try:
+            with services.sessions() as session:
+                session.execute(text("select 1"))
+                n = session.scalar(select(func.count()).select_from(RulesetVersion)) or 0
+        except Exception as exc:
+            raise NotReady(f"数据库不可用：{type(exc).__name__}") from exc
+        workers = len(supervisor.pids) if supervisor is not None else 0
+        return Health(status="ok", database=services.engine.dialect.name, workers=workers, rulesets=n)
+
+    @app.get("/metrics", summary="Prometheus 指标", tags=["ops"], response_class=PlainTextResponse)
+    def prometheus() -> Any:
+        return metrics.render()
+
+    return app

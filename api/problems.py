@@ -1,0 +1,120 @@
+"""Errors → RFC 9457 problem+json, in one place. Every typed error keeps its stable code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.errors import ApprovalError, CaseError, EngineFault, RulesetError, UnknownItemError
+from miaopi.errors import ServiceError
+
+log = logging.getLogger("miaopi.api")
+MEDIA = "application/problem+json"
+
+_APPROVAL_STATUS: list[tuple[type[ApprovalError], int, str]] = [
+    (UnknownItemError, 422, "未知事项"),
+    (CaseError, 422, "案件内容有误"),
+    (RulesetError, 422, "规则集有误"),
+    (EngineFault, 500, "规则引擎故障"),
+]
+
+
+def problem(
+    status: int, *, title: str, detail: str, code: str, instance: str | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://miaopi.example/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v not in (None, [], {})})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=MEDIA, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+        return problem(
+            exc.status,
+            title=exc.title,
+            detail=exc.message,
+            code=exc.code,
+            instance=request.url.path,
+            problems=exc.problems,
+            **exc.extra,
+        )
+
+    @app.exception_handler(ApprovalError)
+    async def _approval(request: Request, exc: ApprovalError) -> JSONResponse:
+        status, title = 400, "请求无法处理"
+        for cls, st, ti in _APPROVAL_STATUS:
+            if isinstance(exc, cls):
+                status, title = st, ti
+                break
+        if status >= 500:
+            log.error("engine fault on %s: %s", request.url.path, exc.code)
+        problems = getattr(exc, "problems", None) or (
+            [{"path": exc.path or "", "message": exc.message}] if exc.path else []
+        )
+        return problem(
+            status,
+            title=title,
+            detail=exc.message,
+            code=exc.code,
+            instance=request.url.path,
+            problems=problems,
+            suggestion=exc.suggestion,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "path": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "message": err.get("msg", ""),
+            }
+            for err in exc.errors()
+        ]
+        return problem(
+            422,
+            title="请求内容有误",
+            detail="请求参数或正文不符合接口定义",
+            code="invalid_request",
+            instance=request.url.path,
+            problems=problems,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "未找到", 405: "不支持的请求方法", 401: "未登录或凭证无效", 403: "无权操作"}
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}.get(
+            exc.status_code, "http_error"
+        )
+        return problem(
+            exc.status_code,
+            title=titles.get(exc.status_code, "请求无法处理"),
+            detail=str(exc.detail),
+            code=code,
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return problem(
+            500,
+            title="系统内部错误",
+            detail="系统内部错误，已记录，请稍后重试",
+            code="internal_error",
+            instance=request.url.path,
+        )
