@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         default=0.2, ge=0, le=1, description="share of cases approved on commitment sent to 事后核查"
     )
     post_check_days: int = Field(default=20, ge=1, le=365, description="working days for a post-check")
+    web_secret: str | None = Field(
+        default=None,
+        description="key signing the approvers' sign-in cookies (default: a random key per start)",
+    )
+    web_session_hours: float = Field(default=8.0, gt=0, le=72, description="how long a sign-in lasts")
     max_upload_bytes: int = Field(default=64 * 2**20, ge=1, description="one submission, all files")
 
     def extract_options(self) -> ExtractOptions:
