@@ -71,7 +71,8 @@ def _open_registry(db: str | None, *, create: bool) -> Any:
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
 
-    from store.db import create_engine_for, create_schema
+    from store.db import create_engine_for
+    from store.migrate import upgrade
 
     url = _db_url(db)
     parsed = make_url(url)
@@ -84,7 +85,7 @@ def _open_registry(db: str | None, *, create: bool) -> Any:
     try:
         engine = create_engine_for(url)
         if create:
-            create_schema(engine)
+            upgrade(engine)
         elif not inspect(engine).has_table("population"):
             raise fail(
                 EXIT_ENVIRONMENT,
@@ -308,6 +309,131 @@ def test_rulesets(
     )
     if report.failed or (require_full_coverage and report.uncovered):
         raise typer.Exit(1)
+
+
+# -- the service -------------------------------------------------------------------------------------------
+db_app = typer.Typer(help="数据库结构 (schema migrations)", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+user_app = typer.Typer(help="用户与角色 (users and roles)", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+audit_app = typer.Typer(help="审计链 (audit trail)", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _service_settings(db: str | None) -> Any:
+    settings = get_settings()
+    return settings.model_copy(update={"database_url": db}) if db else settings
+
+
+def _services(db: str | None) -> Any:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from miaopi.workflow import create_services
+
+    try:
+        return create_services(_service_settings(db))
+    except SQLAlchemyError as exc:
+        raise fail(EXIT_ENVIRONMENT, f"无法连接或升级数据库：{exc.__class__.__name__}: {exc}") from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Bring the database schema to the newest migration."""
+    from store.migrate import current, head
+
+    services = _services(db)
+    out.print(f"数据库已升级到 {current(services.engine)}（最新 {head()}）")
+
+
+@user_app.command("add")
+def user_add(
+    user_id: Annotated[str, typer.Argument(help="sign-in name")],
+    name: Annotated[str, typer.Option(help="display name")],
+    role: Annotated[str, typer.Option(help="applicant | approver | rule_author | auditor | admin")],
+    department: Annotated[str | None, typer.Option(help="department (approvers)")] = None,
+    password: Annotated[str | None, typer.Option(help="password for the web page")] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a user and print their API token (shown once)."""
+    from miaopi.errors import ServiceError
+    from miaopi.workflow import add_user, utcnow
+
+    services = _services(db)
+    try:
+        _user, token = add_user(
+            services,
+            user_id=user_id,
+            display_name=name,
+            role=role,
+            department=department,
+            password=password,
+            now=utcnow(),
+        )
+    except ServiceError as exc:
+        raise fail(EXIT_BAD_INPUT, exc.message) from exc
+    out.print(token)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    db: DbOption = None,
+    workers: Annotated[int, typer.Option(min=0, max=16, help="worker processes deciding cases")] = 1,
+) -> None:
+    """Run the API, the approvers' pages and the workers together (GET /health answers once ready)."""
+    import uvicorn
+
+    from api.app import create_app
+    from miaopi.worker import WorkerSupervisor
+
+    settings = _service_settings(db)
+    services = _services(db)
+    supervisor = WorkerSupervisor(settings, processes=workers) if workers else None
+    application = create_app(settings, services=services, supervisor=supervisor)
+    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+
+
+@app.command()
+def worker(db: DbOption = None) -> None:
+    """Decide queued cases until stopped (scale-out: run several beside `miaopi serve`)."""
+    from miaopi.worker import run_worker
+
+    _services(db).engine.dispose()  # migrate before taking work
+    run_worker(_service_settings(db))
+
+
+@app.command()
+def replay(case_id: Annotated[str, typer.Argument(help="case id")], db: DbOption = None) -> None:
+    """Decide a case again from its recorded facts: exit 0 when the recorded decision is reproduced
+    exactly; the output also says whether the version in force today would decide differently."""
+    from miaopi.errors import ServiceError
+    from miaopi.workflow import replay as replay_case
+    from miaopi.workflow import utcnow
+
+    services = _services(db)
+    try:
+        report = replay_case(services, case_id=case_id, now=utcnow())
+    except ServiceError as exc:
+        raise fail(EXIT_BAD_INPUT, exc.message) from exc
+    sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    if not report["reproduced"]:
+        raise fail(1, "重放结果与记录的决定不一致")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = None) -> None:
+    """Check the hash chain; exit 1 naming the first broken link."""
+    from store.audit import verify
+
+    services = _services(db)
+    with services.sessions() as session:
+        report = verify(session)
+    if not report.ok:
+        raise fail(
+            1, f"审计链在第 {report.broken_at} 条断开：{report.problem}（之前 {report.events} 条完好）"
+        )
+    out.print(f"审计链完好：{report.events} 条事件")
 
 
 from miaopi.bench import bench  # noqa: E402

@@ -224,6 +224,8 @@ class _Common:
     code: str
     verify_url: str
     issued_at: datetime
+    review: str | None = None
+    """The approver's comment when a person decided the case after review (人工审核)."""
 
 
 def _header(c: _Common, title: str, subtitle: str | None, st: _Styles) -> list[Flowable]:
@@ -336,7 +338,7 @@ def _approval(c: _Common) -> RenderedResult:
     if d.outcome != "approved":
         raise ResultError(f"办件结果为 {d.outcome}，不能出具审批结果文书", path="decision.outcome")
     not_passed = [x.id for x in d.conditions if x.status != "pass"]
-    if not_passed or d.reasons or d.missing_materials:
+    if c.review is None and (not_passed or d.reasons or d.missing_materials):
         raise ResultError(
             f"决定为通过，但仍有未通过的条件或理由（{', '.join(not_passed) or '理由非空'}），"
             "不能出具结果文书",
@@ -345,10 +347,10 @@ def _approval(c: _Common) -> RenderedResult:
     st = _Styles()
     title = rs.item.result
     story = _header(c, title, None, st)
+    basis_text = "经与共享数据核验，符合全部办理条件" if c.review is None else "经人工审核"
     story.append(
         _p(
-            f"{c.applicant}：{_you(c)}申请办理的“{rs.item.name}”，经与共享数据核验，"
-            f"符合全部办理条件，准予办理。结果如下：",
+            f"{c.applicant}：{_you(c)}申请办理的“{rs.item.name}”，{basis_text}，准予办理。结果如下：",
             st.indent,
         )
     )
@@ -368,7 +370,7 @@ def _approval(c: _Common) -> RenderedResult:
     story.append(_p("二、已核验的条件", st.head))
     cond_rows = [["序号", "条件", "结果", "依据"]]
     for i, x in enumerate(d.conditions, 1):
-        cond_rows.append([str(i), x.title, "符合", x.basis])
+        cond_rows.append([str(i), x.title, "符合" if x.status == "pass" else "经人工审核认定", x.basis])
     story.append(_table(cond_rows, [12 * mm, 78 * mm, 14 * mm, 66 * mm], st))
     exempt = [m for m in d.materials if m.status == "exempt"]
     committed = [m for spec in rs.materials if spec.commitment for m in d.materials if m.id == spec.id]
@@ -382,6 +384,9 @@ def _approval(c: _Common) -> RenderedResult:
     if committed:
         story.append(Spacer(1, 2 * mm))
         story.append(_p(COMMITMENT_NOTE, st.indent))
+    if c.review is not None:
+        story.append(_p("审核意见", st.head))
+        story.append(_p(_clean(c.review), st.indent))
     story += _basis(c, st)
     story += _footer(c, st)
     grants = _grants(c, "approval", title)
@@ -527,8 +532,11 @@ def render_result(
     verify_url: str,
     issued_at: datetime,
     kind: ResultKind | None = None,
+    review: str | None = None,
 ) -> RenderedResult:
-    """The result document of a decided case. `kind` defaults to what the outcome gets; asking for
+    """The result document of a decided case. `review` is the approver's comment when a person
+    decided after review: an approval may then stand on conditions the engine could not confirm.
+    `kind` defaults to what the outcome gets; asking for
     another kind, or rendering a review decision, raises ResultError, as do a ruleset of another
     item or version, a malformed code or address, and a naive `issued_at`."""
     if decision.item != ruleset.item.id:
@@ -556,7 +564,7 @@ def render_result(
         raise ResultError(
             f"办件结果为 {decision.outcome}（转人工审核），尚无结果文书", path="decision.outcome"
         )
-    common = _Common(ruleset, decision, name, code, verify_url, issued_at)
+    common = _Common(ruleset, decision, name, code, verify_url, issued_at, review)
     if wanted == "approval":
         return _approval(common)
     if wanted == "correction_notice":

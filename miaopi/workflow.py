@@ -33,7 +33,7 @@ from extractors.sniff import sniff
 from miaopi import sla
 from miaopi.documents import DocumentReader
 from miaopi.errors import Conflict, Forbidden, InvalidRequest, NotFound, TooLarge, UnsupportedDocument
-from miaopi.masking import mask_id
+from miaopi.masking import mask_id, mask_name
 from miaopi.records import RecordingRegistry, ReplayRegistry, decode_documents, encode_documents
 from miaopi.rulesets import RULESET_FILE
 from miaopi.service import decide_case
@@ -787,11 +787,18 @@ def _open_task(
 
 
 def _issue_result(
-    services: Services, session: Session, *, row: CaseRow, program: Program, decision: Decision, now: datetime
+    services: Services,
+    session: Session,
+    *,
+    row: CaseRow,
+    program: Program,
+    decision: Decision,
+    now: datetime,
+    review: str | None = None,
 ) -> ResultRow:
     from miaopi import results
 
-    code = results.new_verification_code()
+    code = results.normalize_code(results.new_verification_code())
     base = services.settings.public_base_url.rstrip("/")
     rendered = results.render_result(
         ruleset=program.ruleset,
@@ -800,6 +807,7 @@ def _issue_result(
         verification_code=code,
         verify_url=f"{base}/verify/{code}",
         issued_at=now,
+        review=review,
     )
     sha = services.blobs.put(rendered.pdf)
     result = ResultRow(
@@ -1034,7 +1042,9 @@ def decide_task(
             decision = _human_decision(
                 program, row=row, engine_json=engine_json, outcome=allowed[outcome], comment=comment, now=now
             )
-            _issue_result(services, session, row=row, program=program, decision=decision, now=now)
+            _issue_result(
+                services, session, row=row, program=program, decision=decision, now=now, review=comment
+            )
         elif outcome == "revoke":
             for res in session.scalars(
                 select(ResultRow).where(ResultRow.case_id == row.id, ResultRow.revoked.is_(False))
@@ -1092,7 +1102,7 @@ def verify_result(session: Session, *, code: str) -> dict[str, Any]:
 
     if not results.is_well_formed(code):
         raise NotFound("核验码格式不正确")
-    row = session.get(ResultRow, code.strip().upper())
+    row = session.get(ResultRow, results.normalize_code(code))
     if row is None:
         raise NotFound("未找到该核验码对应的文书，文书可能为伪造")
     return {
@@ -1102,12 +1112,14 @@ def verify_result(session: Session, *, code: str) -> dict[str, Any]:
         "kind": row.kind,
         "title": row.title,
         "issued_at": row.issued_at.isoformat(),
-        "grants": row.grants,
+        "grants": {**row.grants, "applicant": mask_name(str(row.grants.get("applicant", "")))},
     }
 
 
 def result_pdf(services: Services, session: Session, *, user: User, code: str) -> tuple[ResultRow, bytes]:
-    row = session.get(ResultRow, code)
+    from miaopi import results
+
+    row = session.get(ResultRow, results.normalize_code(code)) if results.is_well_formed(code) else None
     if row is None:
         raise NotFound("没有该文书")
     get_case(session, user=user, case_id=row.case_id)
@@ -1130,41 +1142,61 @@ def replay(services: Services, *, case_id: str, now: datetime) -> dict[str, Any]
         current = active_version(session, item=rec.item, at=now)
         facts, stored = rec.facts, rec.decision
     same = _replay_under(services.program_for(recorded), facts)
-    later = _replay_under(services.program_for(current), facts)
-    # the blacklist guard is applied after the engine; compare the engine's own part
-    original = dict(stored)
-    reproduced = same.to_json_dict()
-    for d in (original, reproduced):
-        d.pop("elapsed_ms", None)
-        d["reasons"] = [r for r in d["reasons"] if r.get("condition") != "credit_blacklist"]
-        if d["outcome"] == "review" and stored["outcome"] == "review":
-            pass
-    guard_applied = any(r.get("condition") == "credit_blacklist" for r in stored["reasons"])
-    if guard_applied:
-        reproduced["outcome"] = original["outcome"]
+    try:
+        later = _replay_under(services.program_for(current), facts)
+    except LookupError as exc:  # the current version reads shared data the case never looked up
+        later = None
+        not_comparable = str(exc)
+    # the blacklist guard acts after the engine: apply it to the replay the same way
+    original = {k: v for k, v in stored.items() if k != "elapsed_ms"}
+    reproduced = {k: v for k, v in _with_guard(same, stored).to_json_dict().items() if k != "elapsed_ms"}
+    recorded_part = {
+        "version": rec.ruleset_version,
+        "sha256": rec.ruleset_sha256,
+        "outcome": stored["outcome"],
+    }
+    if later is None:
+        return {
+            "case_id": case_id,
+            "recorded": recorded_part,
+            "reproduced": reproduced == original,
+            "current": {
+                "version": current.version,
+                "sha256": current.sha256,
+                "comparable": False,
+                "reason": f"现行版本需要记录之外的共享数据：{not_comparable}",
+            },
+        }
+    later_conditions = {c.id: c.status for c in later.conditions}
     diff_now = [
-        {"condition": a["id"], "recorded": a["status"], "current": b["status"]}
-        for a, b in zip(stored["conditions"], later.to_json_dict()["conditions"], strict=False)
-        if a["id"] == b["id"] and a["status"] != b["status"]
+        {"condition": c["id"], "recorded": c["status"], "current": later_conditions.get(c["id"], "absent")}
+        for c in stored["conditions"]
+        if later_conditions.get(c["id"]) != c["status"]
     ]
+    added = [cid for cid in later_conditions if cid not in {c["id"] for c in stored["conditions"]}]
     return {
         "case_id": case_id,
-        "recorded": {
-            "version": rec.ruleset_version,
-            "sha256": rec.ruleset_sha256,
-            "outcome": stored["outcome"],
-        },
+        "recorded": recorded_part,
         "reproduced": reproduced == original,
         "current": {
+            "comparable": True,
             "version": current.version,
             "sha256": current.sha256,
             "outcome": later.outcome,
-            "differs": later.outcome != same.outcome
-            or bool(diff_now)
-            or [c["id"] for c in stored["conditions"]] != [c.id for c in later.conditions],
+            "differs": later.outcome != same.outcome or bool(diff_now) or bool(added),
             "conditions": diff_now,
+            "added_conditions": added,
         },
     }
+
+
+def _with_guard(decision: Decision, stored: dict[str, Any]) -> Decision:
+    guard = [r for r in stored["reasons"] if r.get("condition") == "credit_blacklist"]
+    if not guard or decision.outcome != "approved":
+        return decision
+    return decision.model_copy(
+        update={"outcome": "review", "reasons": [*decision.reasons, Reason.model_validate(guard[0])]}
+    )
 
 
 def _replay_under(program: Program, facts: dict[str, Any]) -> Decision:
