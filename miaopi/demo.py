@@ -1,20 +1,28 @@
-"""`make demo`: every sample case through the engine, as a table, with the auto-approval rate."""
+"""`make demo`: the service on the embedded default with the sample cases submitted over HTTP.
+
+Starts the API, the approvers' pages and a worker process; submits every sample case (with its
+documents) as the demo service-centre clerk; waits until the engine has decided them all; prints
+each case's outcome, the auto-approval rate, the queue page's address and the demo sign-ins; then
+keeps serving until Ctrl-C. Running it again reuses the database: the cases carry their ids, so a
+second submission returns the first one instead of creating another.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
+import threading
+import time
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from engine.errors import ApprovalError
-from miaopi.documents import DocumentReader
 from miaopi.masking import mask_name, mask_text
-from miaopi.rulesets import RulesetRepository
-from miaopi.service import decide_case, read_case_file, resolve_documents
-from miaopi.settings import get_settings
+from miaopi.settings import Settings, get_settings
 
 OUTCOME_LABEL = {
     "approved": "[green]秒批通过[/]",
@@ -26,57 +34,150 @@ KEY_OUTPUTS = {
     "deed-tax": ("tax_rate", "tax_amount", "relief"),
     "safety-permit-renewal": ("new_valid_to", "required_safety_officers"),
 }
+DEMO_PASSWORD = "miaopi-demo"
+"""Demo sign-ins only: the demo database is local and throwaway."""
+DEMO_USERS = (
+    ("clerk", "综合窗口（演示）", "applicant", None),
+    ("tax-approver", "税务审核员（演示）", "approver", "国家税务总局成都市税务局"),
+    ("tax-approver-b", "税务B岗（演示）", "approver", "国家税务总局成都市税务局"),
+    ("permit-approver", "许可审核员（演示）", "approver", "四川省住房和城乡建设厅"),
+    ("author", "规则编写人（演示）", "rule_author", None),
+    ("auditor", "审计员（演示）", "auditor", None),
+    ("admin", "管理员（演示）", "admin", None),
+)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="run the sample cases through the engine")
-    parser.add_argument("--db", default=None, help="SQLAlchemy URL of the loaded shared data")
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    from store.db import create_engine_for
-    from store.registry import SqlRegistry
+def ensure_demo_users(services: Any) -> dict[str, str]:
+    """Create the demo users when missing; returns their API tokens (derived, so reruns agree)."""
+    import hashlib
 
-    registry = SqlRegistry(create_engine_for(args.db or settings.database_url))
-    repository = RulesetRepository(settings.rulesets_dir)
-    console = Console(width=max(Console().width, 150))
-    totals: Counter[str] = Counter()
-    reader = DocumentReader(settings.extract_options())
-    for item in repository.items():
-        folder = settings.samples_dir / item / "cases"
-        if not folder.is_dir():
-            continue
-        program = repository.get(item)
-        table = Table(
-            title=f"{program.ruleset.item.name}（{item} {program.ruleset.version}）", show_lines=False
+    from miaopi.workflow import add_user, utcnow
+    from store.workflow import User
+
+    tokens = {}
+    for uid, name, role, dept in DEMO_USERS:
+        token = "demo-" + hashlib.sha256(f"miaopi-demo:{uid}".encode()).hexdigest()[:24]
+        tokens[uid] = token
+        with services.sessions() as session:
+            if session.get(User, uid) is not None:
+                continue
+        add_user(
+            services,
+            user_id=uid,
+            display_name=name,
+            role=role,
+            department=dept,
+            password=DEMO_PASSWORD,
+            token=token,
+            now=utcnow(),
         )
+    return tokens
+
+
+def sample_submissions(settings: Settings) -> list[tuple[str, dict[str, Any], list[tuple[str, bytes]]]]:
+    out = []
+    for folder in sorted(p for p in settings.samples_dir.iterdir() if (p / "cases").is_dir()):
+        for path in sorted((folder / "cases").glob("*.json")):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            files = [(d["path"], (path.parent / d["path"]).read_bytes()) for d in data.get("documents", [])]
+            out.append((folder.name, data, files))
+    return out
+
+
+def submit_all(base: str, token: str, settings: Settings, console: Console) -> list[str]:
+    import httpx
+
+    ids = []
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        for _item, data, files in sample_submissions(settings):
+            response = client.post(
+                "/api/v1/cases/multipart",
+                data={"case": json.dumps(data, ensure_ascii=False)},
+                files=[("files", (name, content)) for name, content in files] or None,
+                headers={"Idempotency-Key": str(data.get("case_id"))},
+            )
+            if response.status_code >= 300:
+                console.print(
+                    f"[red]提交失败[/] {data.get('case_id')}: {response.status_code} {response.text[:200]}"
+                )
+                continue
+            ids.append(response.json()["case_id"])
+    return ids
+
+
+def wait_decided(services: Any, ids: list[str], console: Console, timeout: float = 900) -> None:
+    from sqlalchemy import func, select
+
+    from store.workflow import CaseRow
+
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        with services.sessions() as session:
+            pending = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(CaseRow)
+                    .where(CaseRow.id.in_(ids), CaseRow.status.in_(("queued", "processing")))
+                )
+                or 0
+            )
+        if pending == 0:
+            return
+        if pending != last:
+            console.print(f"引擎处理中：还有 {pending} 件……", highlight=False)
+            last = pending
+        time.sleep(1)
+    console.print("[red]等待超时：仍有案件未处理[/]")
+
+
+def print_report(services: Any, ids: list[str], console: Console) -> Counter[str]:
+    from sqlalchemy import select
+
+    from store.workflow import CaseRow, DecisionRow
+
+    totals: Counter[str] = Counter()
+    with services.sessions() as session:
+        rows = session.execute(
+            select(CaseRow, DecisionRow)
+            .join(DecisionRow, DecisionRow.case_id == CaseRow.id, isouter=True)
+            .where(CaseRow.id.in_(ids))
+            .order_by(CaseRow.item, CaseRow.id)
+        ).all()
+    by_item: dict[str, list[Any]] = {}
+    for case, decision in rows:
+        by_item.setdefault(case.item, []).append((case, decision))
+    for item, entries in by_item.items():
+        table = Table(title=item)
         for col in ("案件", "申请人", "结果", "主要结果值", "原因（前两条）", "ms"):
             table.add_column(col, overflow="fold")
         counts: Counter[str] = Counter()
-        for path in sorted(folder.glob("*.json")):
-            try:
-                case, _ = read_case_file(path, repository=repository)
-                decision = decide_case(
-                    case,
-                    repository=repository,
-                    registry=registry,
-                    documents=resolve_documents(case, path.parent, program=program, reader=reader),
+        for case, decision in entries:
+            applicant = case.payload.get("applicant", {})
+            names = [
+                str(applicant.get("name", "")),
+                *[str(s.get("name", "")) for s in case.payload.get("form", {}).get("staff", []) or []],
+            ]
+            if decision is None:
+                counts[case.status] += 1
+                table.add_row(
+                    case.id, mask_name(names[0]), f"[red]{case.status}[/]", "", case.error or "", ""
                 )
-            except ApprovalError as exc:
-                table.add_row(path.stem, "—", "[red]输入错误[/]", "", str(exc), "")
-                counts["error"] += 1
                 continue
-            counts[decision.outcome] += 1
+            d = decision.decision
+            outcome = case.engine_outcome or decision.outcome
+            counts[outcome] += 1
             outputs = ", ".join(
-                f"{k}={decision.outputs[k]}" for k in KEY_OUTPUTS.get(item, ()) if k in decision.outputs
+                f"{k}={d['outputs'][k]}" for k in KEY_OUTPUTS.get(item, ()) if k in d["outputs"]
             )
-            names = [case.applicant.name, *[str(s.get("name", "")) for s in case.form.get("staff", []) or []]]
-            reasons = "；".join(mask_text(r.message, names=names) for r in decision.reasons[:2])
-            if len(decision.reasons) > 2:
-                reasons += f"（共 {len(decision.reasons)} 条）"
+            reasons = "；".join(mask_text(r["message"], names=names) for r in d["reasons"][:2])
+            if len(d["reasons"]) > 2:
+                reasons += f"（共 {len(d['reasons'])} 条）"
             table.add_row(
-                decision.case_id or path.stem,
-                mask_name(case.applicant.name),
-                OUTCOME_LABEL[decision.outcome],
+                case.id,
+                mask_name(names[0]),
+                OUTCOME_LABEL.get(outcome, outcome),
                 outputs,
                 reasons,
                 f"{decision.elapsed_ms:.1f}",
@@ -89,14 +190,75 @@ def main(argv: list[str] | None = None) -> int:
             + "\n"
         )
         totals.update(counts)
-    reader.close()
-    n = sum(totals.values())
-    if n:
+    return totals
+
+
+def _free_port(host: str, wanted: int) -> int:
+    for port in range(wanted, wanted + 50):
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit(f"no free port from {wanted}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="serve the demo: sample cases submitted, queue page ready")
+    parser.add_argument("--db", default="sqlite:///var/demo.db", help="SQLAlchemy URL (shared data loaded)")
+    parser.add_argument("--files", default="var/demo-files", help="folder for uploaded files")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-serve", action="store_true", help="submit, decide, report, then stop")
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from api.app import create_app
+    from miaopi.worker import WorkerSupervisor
+    from miaopi.workflow import create_services
+
+    port = _free_port(args.host, args.port)
+    base = f"http://{args.host}:{port}"
+    settings = get_settings().model_copy(
+        update={"database_url": args.db, "files_dir": Path(args.files), "public_base_url": base}
+    )
+    console = Console(width=max(Console().width, 150))
+    services = create_services(settings)
+    tokens = ensure_demo_users(services)
+    supervisor = WorkerSupervisor(settings, processes=1)
+    app = create_app(settings, services=services, supervisor=supervisor)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=args.host, port=port, log_level="warning", access_log=False)
+    )
+
+    def drive() -> None:
+        while not server.started:
+            time.sleep(0.05)
+        console.print(f"服务已启动：{base}（提交样例案件……）")
+        ids = submit_all(base, tokens["clerk"], settings, console)
+        wait_decided(services, ids, console)
+        totals = print_report(services, ids, console)
+        n = sum(totals.values())
+        rate = totals["approved"] / n if n else 0.0
         console.print(
-            f"[bold]合计 {n} 件，自动批准 {totals['approved']} 件，秒批率（auto-approval rate）"
-            f"{totals['approved'] / n:.1%}[/]"
+            f"[bold]合计 {n} 件，自动批准 {totals['approved']} 件，秒批率（auto-approval rate）{rate:.1%}[/]"
         )
         console.print(json.dumps(dict(totals), ensure_ascii=False))
+        console.print(
+            f"\n审核队列：{base}/queue\n"
+            f"  税务审核员 tax-approver / {DEMO_PASSWORD}（B岗 tax-approver-b）\n"
+            f"  许可审核员 permit-approver / {DEMO_PASSWORD}\n"
+            f"  API 文档：{base}/docs  指标：{base}/metrics\n"
+            "按 Ctrl-C 停止。",
+            highlight=False,
+        )
+        if args.no_serve:
+            server.should_exit = True
+
+    threading.Thread(target=drive, name="demo-submit", daemon=True).start()
+    server.run()
     return 0
 
 

@@ -63,10 +63,21 @@ def run_worker(
     return done
 
 
+class _StopWhenOrphaned:
+    """Set when the stop event is set or the parent process has died (the worker is re-parented)."""
+
+    def __init__(self, stop: Any) -> None:
+        self._stop = stop
+        self._parent = os.getppid()
+
+    def is_set(self) -> bool:
+        return bool(self._stop.is_set()) or os.getppid() != self._parent
+
+
 def _worker_main(settings_json: str, wake: Any, stop: Any) -> None:
     settings = Settings.model_validate_json(settings_json)
     logging.basicConfig(level=settings.log_level)
-    run_worker(settings, wake=wake, stop=stop)
+    run_worker(settings, wake=wake, stop=_StopWhenOrphaned(stop))
 
 
 class WorkerSupervisor:
@@ -88,7 +99,9 @@ class WorkerSupervisor:
             target=_worker_main,
             args=(self.settings.model_dump_json(), self._wake, self._stop),
             name=f"miaopi-worker-{i}",
-            daemon=True,
+            # not a daemon: a worker starts its own OCR process, which daemons may not do; it exits
+            # on the stop event or when the supervising process is gone (see _worker_main)
+            daemon=False,
         )
         proc.start()
         self._procs[i] = proc
