@@ -11,15 +11,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select, text
 
-from api import problems
+from api import problems, web
 from api.deps import ServicesDep
 from api.metrics import Metrics
 from api.routes import router
 from api.schemas import Health
 from miaopi import workflow as wf
+from miaopi.engine_pool import EnginePool
 from miaopi.errors import ServiceError
 from miaopi.settings import Settings, get_settings
 from store.workflow import RulesetVersion
@@ -39,13 +41,17 @@ def create_app(
     services = services or wf.create_services(settings)
     wf.seed_rulesets(services, now=wf.utcnow())
 
+    engine_pool = EnginePool(settings, processes=settings.engine_processes)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if supervisor is not None:
             supervisor.start()
+            await run_in_threadpool(engine_pool.warm_up)
         try:
             yield
         finally:
+            engine_pool.close()
             if supervisor is not None:
                 supervisor.stop()
             if own:
@@ -59,6 +65,7 @@ def create_app(
     )
     app.state.services = services
     app.state.supervisor = supervisor
+    app.state.engine_pool = engine_pool
     metrics = Metrics(services)
     app.state.metrics = metrics
     app.middleware("http")(metrics.middleware)
@@ -80,4 +87,5 @@ def create_app(
     def prometheus() -> Any:
         return metrics.render()
 
+    web.install(app)
     return app

@@ -150,6 +150,19 @@ async def submit_multipart(
     return await _submit(request, services, user, data, uploads, idempotency_key, wait, response)
 
 
+@router.post("/decide", summary="预审：按现行规则集即时判断一个案件（不受理、不留存；不读材料文件）")
+async def decide_now(
+    request: Request,
+    user: UserDep,
+    case: Annotated[dict[str, Any], Body(description="案件 JSON（DESIGN.md §3），documents 须为空")],
+) -> dict[str, Any]:
+    if user.role not in ("applicant", "rule_author", "admin"):
+        raise Forbidden("该角色不能使用预审")
+    pool = request.app.state.engine_pool
+    decision: dict[str, Any] = await run_in_threadpool(pool.decide, case, now=_now())
+    return decision
+
+
 @router.get("/cases", response_model=list[CaseSummary], summary="案件列表（申请人仅见本人案件；姓名脱敏）")
 def list_cases(
     session: SessionDep,

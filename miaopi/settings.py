@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     )
     lease_seconds: float = Field(default=120.0, gt=0, description="a worker's hold on a case it decides")
     max_attempts: int = Field(default=3, ge=1, le=20, description="tries before a case goes to a person")
+    engine_processes: int = Field(
+        default=1, ge=1, le=16, description="rule-engine processes answering /api/v1/decide"
+    )
     worker_poll_s: float = Field(default=0.5, gt=0, description="how often an idle worker looks for work")
     claim_idle_minutes: float = Field(
         default=30.0, gt=0, description="after this long idle, a claim may be taken over (AB岗)"

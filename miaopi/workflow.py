@@ -627,6 +627,21 @@ def blacklist_guard(registry: RecordingRegistry, *, case: Case, decision: Decisi
     return None
 
 
+def with_guard(decision: Decision, guard: str | None) -> Decision:
+    """The decision with the blacklist guard's reason applied (an approval becomes a review)."""
+    if guard is None:
+        return decision
+    return decision.model_copy(
+        update={
+            "outcome": "review",
+            "reasons": [
+                *decision.reasons,
+                Reason(condition="credit_blacklist", status="fail", message=guard),
+            ],
+        }
+    )
+
+
 def _record_decision(
     services: Services,
     *,
@@ -640,18 +655,8 @@ def _record_decision(
     doc_shas: dict[str, str],
     now: datetime,
 ) -> str | None:
+    decision = with_guard(decision, guard)
     outcome = decision.outcome
-    if guard is not None:
-        outcome = "review"
-        decision = decision.model_copy(
-            update={
-                "outcome": "review",
-                "reasons": [
-                    *decision.reasons,
-                    Reason(condition="credit_blacklist", status="fail", message=guard),
-                ],
-            }
-        )
     try:
         with services.sessions.begin() as session:
             took = _changed(
@@ -1149,7 +1154,9 @@ def replay(services: Services, *, case_id: str, now: datetime) -> dict[str, Any]
         not_comparable = str(exc)
     # the blacklist guard acts after the engine: apply it to the replay the same way
     original = {k: v for k, v in stored.items() if k != "elapsed_ms"}
-    reproduced = {k: v for k, v in _with_guard(same, stored).to_json_dict().items() if k != "elapsed_ms"}
+    guards = [r["message"] for r in stored["reasons"] if r.get("condition") == "credit_blacklist"]
+    replayed = with_guard(same, guards[0] if guards else None)
+    reproduced = {k: v for k, v in replayed.to_json_dict().items() if k != "elapsed_ms"}
     recorded_part = {
         "version": rec.ruleset_version,
         "sha256": rec.ruleset_sha256,
@@ -1188,15 +1195,6 @@ def replay(services: Services, *, case_id: str, now: datetime) -> dict[str, Any]
             "added_conditions": added,
         },
     }
-
-
-def _with_guard(decision: Decision, stored: dict[str, Any]) -> Decision:
-    guard = [r for r in stored["reasons"] if r.get("condition") == "credit_blacklist"]
-    if not guard or decision.outcome != "approved":
-        return decision
-    return decision.model_copy(
-        update={"outcome": "review", "reasons": [*decision.reasons, Reason.model_validate(guard[0])]}
-    )
 
 
 def _replay_under(program: Program, facts: dict[str, Any]) -> Decision:
@@ -1312,3 +1310,30 @@ def create_services(settings: Settings, *, migrate: bool = True) -> Services:
     return Services(
         settings=settings, engine=engine, sessions=session_factory(engine), blobs=BlobStore(files)
     )
+
+
+def dry_run(services: Services, *, data: Any, evaluator: Evaluator, now: datetime) -> dict[str, Any]:
+    """Decide a case without recording anything (rule authors' checks, applicants' pre-checks,
+    benchmarks). Documents are not read here: a case listing documents is refused."""
+    if not isinstance(data, dict):
+        raise InvalidRequest("案件应为 JSON 对象", problems=[{"path": "", "message": "应为 JSON 对象"}])
+    item = data.get("item")
+    if not isinstance(item, str):
+        raise CaseError("缺少事项 item")
+    with services.sessions() as session:
+        program = services.program_for(active_version(session, item=item, at=now))
+    case = parse_case(data, ruleset=program.ruleset)
+    if case.documents:
+        raise InvalidRequest(
+            "预审接口不读取材料文件；带材料的案件请通过 /api/v1/cases/multipart 提交",
+            problems=[{"path": "documents", "message": "预审不支持材料文件"}],
+        )
+    registry = RecordingRegistry(SqlRegistry(services.engine))
+    decision = decide_case(
+        case,
+        repository=_FixedRepository(program),  # type: ignore[arg-type]
+        registry=registry,
+        evaluator=evaluator,
+        now=now.astimezone(CHINA_TZ),
+    )
+    return with_guard(decision, blacklist_guard(registry, case=case, decision=decision)).to_json_dict()
