@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -79,11 +79,45 @@ class Decision(BaseModel):
         return self.model_dump(mode="json")
 
 
+_M = TypeVar("_M", bound=BaseModel)
+_set = object.__setattr__
+_FIELD_COUNT: dict[type[BaseModel], int] = {
+    cls: len(cls.model_fields)
+    for cls in (RulesetRef, ConditionResult, Reason, MaterialResult, MissingMaterial, Decision)
+}
+
+
+def _built(cls: type[_M], **fields: Any) -> _M:
+    """A model from values the engine produced and typed itself, not validated again: what
+    `model_construct` does (fields not given take their default and stay unset), without its
+    per-field bookkeeping. The decision tests check the result equals the validated model."""
+    if len(fields) == _FIELD_COUNT[cls]:
+        data = fields
+    else:
+        data = {
+            name: fields[name] if name in fields else info.get_default(call_default_factory=True)
+            for name, info in cls.model_fields.items()
+        }
+    obj = cls.__new__(cls)
+    _set(obj, "__dict__", data)
+    _set(obj, "__pydantic_fields_set__", set(fields))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
 def display(value: Any) -> Any:
     """A fact value as it appears in a decision: decimals and dates as strings, null as None."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is Decimal:
+        return format(value, "f")
+    if kind is date:
+        return value.isoformat()
     if value is E.MISSING:
         return None
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool):
         return value
     if isinstance(value, Decimal):
         return format(value, "f")
@@ -192,16 +226,32 @@ def decide_many(
     `documents`, when given, holds the documents read for each case (same length as `cases`)."""
     if documents is not None and len(documents) != len(cases):
         raise ValueError("documents must hold one entry per case")
-    gathered = []
+    gathered: list[tuple[Case, Facts]] = []
     for i, case in enumerate(cases):
         form = validate_form(program.ruleset, case.form)
         docs = documents[i] if documents is not None else None
-        facts = gather_facts(program, case=case, form=form, registry=registry, documents=docs)
-        gathered.append((facts, check_all(program, facts)))
-    all_statuses = evaluator.evaluate_many(program, gathered)
+        gathered.append(
+            (case, gather_facts(program, case=case, form=form, registry=registry, documents=docs))
+        )
+    return decide_gathered(program, items=gathered, evaluator=evaluator, now=now)
+
+
+def decide_gathered(
+    program: Program,
+    *,
+    items: Sequence[tuple[Case, Facts]],
+    evaluator: Evaluator,
+    now: datetime,
+) -> list[Decision]:
+    """Decide cases whose facts are already gathered (by `gather_facts`): pre-check, evaluation of
+    all of them at once, explanation. The same decisions as `decide` on each case."""
+    checked = [check_all(program, facts) for _, facts in items]
+    all_statuses = evaluator.evaluate_many(
+        program, [(facts, ck) for (_, facts), ck in zip(items, checked, strict=True)]
+    )
     return [
-        assemble(program, case=case, facts=facts, checked=checked, statuses=statuses, now=now)
-        for case, (facts, checked), statuses in zip(cases, gathered, all_statuses, strict=True)
+        assemble(program, case=case, facts=facts, checked=ck, statuses=statuses, now=now)
+        for (case, facts), ck, statuses in zip(items, checked, all_statuses, strict=True)
     ]
 
 
@@ -214,16 +264,28 @@ def assemble(
     statuses: list[Status],
     now: datetime,
 ) -> Decision:
+    """The decision of one case from its facts and statuses. Every part is built here from values
+    already checked, so the models are constructed without validating them again."""
     rs = program.ruleset
+    env = facts.env
     conditions: list[ConditionResult] = []
     reasons: list[Reason] = []
+    cited_sources: dict[str, Any] = {}
     for cc, ck, status in zip(program.conditions, checked, statuses, strict=True):
         spec = cc.spec
-        cited = {**ck.values, **{p: E.resolve(facts.env, p.split(".")) for p in cc.shown}}
+        cited = ck.values
+        if cc.shown:
+            cited = {**cited, **{p: E.resolve(env, p.split(".")) for p in cc.shown}}
         values = {p: display(v) for p, v in cited.items() if v is not E.MISSING}
-        sources = {p: facts.source_of(p) for p in (*cc.paths, *cc.shown)}
+        sources = {}
+        for p in cc.cited:
+            src = cited_sources.get(p)
+            if src is None:
+                src = cited_sources[p] = facts.source_of(p)
+            sources[p] = src
         conditions.append(
-            ConditionResult(
+            _built(
+                ConditionResult,
                 id=spec.id,
                 title=spec.title,
                 status=status,
@@ -238,14 +300,17 @@ def assemble(
         if status == "fail":
             message = spec.message or f"不符合：{spec.title}"
             message = _fill(message, cited)
-            reasons.append(Reason(condition=spec.id, status="fail", message=message, basis=spec.basis))
+            reasons.append(
+                _built(Reason, condition=spec.id, status="fail", message=message, basis=spec.basis)
+            )
         elif status == "unknown":
             why = f"缺少或无法读取：{'、'.join(ck.missing)}" if ck.missing else (ck.problem or "数据无法判断")
             details = _document_problems(sources, ck.missing)
             if details:
                 why += "；" + "；".join(details)
             reasons.append(
-                Reason(
+                _built(
+                    Reason,
                     condition=spec.id,
                     status="unknown",
                     message=f"无法核验“{spec.title}”（{why}）",
@@ -265,24 +330,38 @@ def assemble(
             facts.sources.get(f"documents.{m.document_kind}", {}).get("error") if m.document_kind else None
         )
         if exempt:
-            materials.append(MaterialResult(id=m.id, title=m.title, status="exempt", reason=m.exempt_reason))
+            materials.append(
+                _built(MaterialResult, id=m.id, title=m.title, status="exempt", reason=m.exempt_reason)
+            )
         elif supplied and error:
             why = error.get("message", error.get("code"))
             msg = f"材料“{m.title}”无法读取（{why}），请重新提交清晰、完整的文件"
-            materials.append(MaterialResult(id=m.id, title=m.title, status="invalid", reason=msg))
-            missing.append(MissingMaterial(id=m.id, title=m.title, message=msg))
+            materials.append(_built(MaterialResult, id=m.id, title=m.title, status="invalid", reason=msg))
+            missing.append(_built(MissingMaterial, id=m.id, title=m.title, message=msg))
             reasons.append(
-                Reason(condition=f"material.{m.id}", status="missing_material", message=msg, basis=m.basis)
+                _built(
+                    Reason,
+                    condition=f"material.{m.id}",
+                    status="missing_material",
+                    message=msg,
+                    basis=m.basis,
+                )
             )
         elif supplied:
-            materials.append(MaterialResult(id=m.id, title=m.title, status="supplied"))
+            materials.append(_built(MaterialResult, id=m.id, title=m.title, status="supplied"))
         else:
             how = "签署并提交承诺书" if m.commitment else "提交该材料"
             msg = f"缺少材料“{m.title}”，请{how}"
-            materials.append(MaterialResult(id=m.id, title=m.title, status="missing", reason=msg))
-            missing.append(MissingMaterial(id=m.id, title=m.title, message=msg))
+            materials.append(_built(MaterialResult, id=m.id, title=m.title, status="missing", reason=msg))
+            missing.append(_built(MissingMaterial, id=m.id, title=m.title, message=msg))
             reasons.append(
-                Reason(condition=f"material.{m.id}", status="missing_material", message=msg, basis=m.basis)
+                _built(
+                    Reason,
+                    condition=f"material.{m.id}",
+                    status="missing_material",
+                    message=msg,
+                    basis=m.basis,
+                )
             )
 
     outputs: dict[str, Any] = {}
@@ -307,10 +386,11 @@ def assemble(
         outcome = "review"
     else:
         outcome = "approved"
-    return Decision(
+    return _built(
+        Decision,
         case_id=case.case_id,
         item=rs.item.id,
-        ruleset=RulesetRef(id=rs.item.id, version=rs.version, sha256=program.sha256),
+        ruleset=_built(RulesetRef, id=rs.item.id, version=rs.version, sha256=program.sha256),
         outcome=outcome,
         outputs=outputs,
         conditions=conditions,

@@ -5,9 +5,10 @@ pre-check, which settles every condition whose inputs are missing or ill-typed a
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -15,27 +16,41 @@ from typing import Any, Literal, Protocol
 from engine import expr as E
 from engine.errors import EngineFault
 from engine.facts import Facts
-from engine.program import CompiledCondition, Program, encode_value
+from engine.program import NULL_TOKEN, CompiledCondition, Program, encode_value
 
 Status = Literal["pass", "fail", "unknown"]
 
 
 @dataclass(frozen=True)
 class Checked:
-    """A condition's inputs: their values, which are missing, and whether it can be evaluated."""
+    """A condition's inputs: their values, which are missing, and whether it can be evaluated.
+    `encoded` holds the inputs as durable_rules sees them (path → value), for those that could be
+    encoded; None when built elsewhere (they are then encoded when the fact is built)."""
 
     values: dict[str, Any]
     missing: tuple[str, ...]
     problem: str | None
+    encoded: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def evaluable(self) -> bool:
         return not self.missing and self.problem is None
 
 
+_KIND_OF_TYPE: dict[type, str] = {
+    type(None): "null",
+    bool: "bool",
+    Decimal: "number",
+    str: "string",
+    date: "date",
+}
+_SCALAR = frozenset(("null", "bool", "number", "string", "date"))
+
+
 def _kind(v: Any) -> str:
-    if v is None:
-        return "null"
+    kind = _KIND_OF_TYPE.get(type(v))
+    if kind is not None:
+        return kind
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, Decimal):
@@ -52,45 +67,91 @@ def _escaped(text: str) -> bool:
     return any(ch in '"\\' or ord(ch) < 0x20 for ch in text)
 
 
-def check_condition(cc: CompiledCondition, env: dict[str, Any]) -> Checked:
-    values = {p: E.resolve(env, p.split(".")) for p in cc.paths}
-    missing = tuple(p for p, v in values.items() if v is E.MISSING)
-    if missing:
-        return Checked(values, missing, None)
-    for p, v in values.items():
-        if _kind(v) not in ("null", "bool", "number", "string", "date"):
-            return Checked(values, (), f"{p} 不是可比较的单个值")
-        try:
-            encode_value(v)
-        except (OverflowError, TypeError, ValueError) as exc:
-            return Checked(values, (), str(exc))
-    for leaf in cc.leaves:
-        left = E.evaluate(leaf.left, env)
-        if leaf.op == "truth":
-            if not isinstance(left, bool):
-                name = leaf.left.dotted if isinstance(leaf.left, E.Path) else "值"
-                return Checked(values, (), f"{name} 应为是/否")
+_Info = tuple[Any, str, Any, str | None]
+"""A resolved input: value, kind, encoded value (None when it cannot be encoded), why not."""
+
+
+def _info(dotted: str, value: Any) -> _Info:
+    if value is E.MISSING:
+        return (value, "missing", None, None)
+    kind = _kind(value)
+    if kind not in _SCALAR:
+        return (value, kind, None, f"{dotted} 不是可比较的单个值")
+    if kind == "bool":
+        return (value, kind, value, None)
+    if kind == "string" and value != NULL_TOKEN:
+        return (value, kind, value, None)
+    try:
+        return (value, kind, encode_value(value), None)
+    except (OverflowError, TypeError, ValueError) as exc:
+        return (value, kind, None, str(exc))
+
+
+def _operand(
+    operand: tuple[str | None, E.Node], infos: dict[str, _Info], env: dict[str, Any]
+) -> tuple[Any, str]:
+    """A leaf operand (a path or a literal) and its kind."""
+    dotted, node = operand
+    if dotted is not None:
+        info = infos.get(dotted)
+        if info is not None:
+            return info[0], info[1]
+    elif type(node) is E.Literal:
+        return node.value, _kind(node.value)
+    value = E.evaluate(node, env)
+    return value, _kind(value)
+
+
+def _check(cc: CompiledCondition, env: dict[str, Any], infos: dict[str, _Info]) -> Checked:
+    """The pre-check of one condition; `infos` caches each path's resolution for the whole case."""
+    values: dict[str, Any] = {}
+    encoded: dict[str, Any] = {}
+    missing: list[str] = []
+    problem: str | None = None
+    for dotted, parts in zip(cc.paths, cc.parts, strict=True):
+        info = infos.get(dotted)
+        if info is None:
+            info = infos[dotted] = _info(dotted, E.resolve(env, parts))
+        values[dotted] = info[0]
+        if info[0] is E.MISSING:
+            missing.append(dotted)
             continue
-        assert leaf.right is not None
-        rights = (
-            [E.evaluate(i, env) for i in leaf.right.items]
-            if isinstance(leaf.right, E.ListExpr)
-            else [E.evaluate(leaf.right, env)]
-        )
-        for right in rights:
-            kl, kr = _kind(left), _kind(right)
-            if leaf.op in ("==", "!=", "in"):
-                if "null" not in (kl, kr) and kl != kr:
-                    return Checked(values, (), f"比较的两个值类型不一致（{kl} 与 {kr}）")
-            elif kl != kr or kl in ("null", "bool"):
-                return Checked(values, (), f"无法比较大小（{kl} 与 {kr}）")
+        if info[3] is None:
+            encoded[dotted] = info[2]
+        elif problem is None:
+            problem = info[3]
+    if missing:
+        return Checked(values, tuple(missing), None, encoded)
+    if problem is not None:
+        return Checked(values, (), problem, encoded)
+    for op, left_operand, right_operands in cc.plan:
+        left, kl = _operand(left_operand, infos, env)
+        if op == "truth":
+            if kl != "bool":
+                name = left_operand[0] or "值"
+                return Checked(values, (), f"{name} 应为是/否", encoded)
+            continue
+        for right_operand in right_operands:
+            right, kr = _operand(right_operand, infos, env)
+            if op == "==" or op == "!=" or op == "in":
+                if kl != kr and kl != "null" and kr != "null":
+                    return Checked(values, (), f"比较的两个值类型不一致（{kl} 与 {kr}）", encoded)
+            elif kl != kr or kl == "null" or kl == "bool":
+                return Checked(values, (), f"无法比较大小（{kl} 与 {kr}）", encoded)
             elif kl == "string" and (_escaped(left) or _escaped(right)):
-                return Checked(values, (), "含引号、反斜杠或控制字符的文本不能比较大小")
-    return Checked(values, (), None)
+                return Checked(values, (), "含引号、反斜杠或控制字符的文本不能比较大小", encoded)
+    return Checked(values, (), None, encoded)
+
+
+def check_condition(cc: CompiledCondition, env: dict[str, Any]) -> Checked:
+    """Resolve a condition's inputs and settle whether it can be evaluated (types, encodability)."""
+    return _check(cc, env, {})
 
 
 def check_all(program: Program, facts: Facts) -> list[Checked]:
-    return [check_condition(cc, facts.env) for cc in program.conditions]
+    infos: dict[str, _Info] = {}
+    env = facts.env
+    return [_check(cc, env, infos) for cc in program.conditions]
 
 
 class Evaluator(Protocol):
@@ -122,107 +183,144 @@ class ReferenceEvaluator:
         return [self.evaluate(program, facts, checked) for facts, checked in items]
 
 
-def encode_fact(program: Program, facts: Facts, checked: list[Checked]) -> dict[str, Any]:
-    """The flat fact durable_rules sees: one field per compared value, `_u` when any is unknown.
-    Values come from the pre-check, which has resolved every path the conditions use."""
-    fact: dict[str, Any] = {"_t": "c"}
+def _fact_fields(program: Program, checked: list[Checked], fact: dict[str, Any]) -> bool:
+    """Add to `fact` one field per compared value (those that can be encoded); True when some
+    condition is unknown. Values come from the pre-check, which has resolved every path."""
     keys = program.keys
     unknown = False
     for ck in checked:
         if ck.missing or ck.problem is not None:
             unknown = True
-        for dotted, v in ck.values.items():
-            if v is E.MISSING:
-                continue
-            kind = type(v)
-            if kind is str or kind is bool:
-                fact[keys[dotted]] = v
-                continue
-            try:
-                fact[keys[dotted]] = encode_value(v)
-            except (OverflowError, TypeError, ValueError):
-                continue
-    if unknown:
+        encoded = ck.encoded
+        if encoded is None:
+            encoded = {}
+            for dotted, v in ck.values.items():
+                if v is E.MISSING:
+                    continue
+                try:
+                    encoded[dotted] = encode_value(v)
+                except (OverflowError, TypeError, ValueError):
+                    continue
+        for dotted, v in encoded.items():
+            fact[keys[dotted]] = v
+    return unknown
+
+
+def encode_fact(program: Program, facts: Facts, checked: list[Checked]) -> dict[str, Any]:
+    """The flat fact durable_rules sees: one field per compared value, `_u` when any is unknown."""
+    fact: dict[str, Any] = {"_t": "c"}
+    if _fact_fields(program, checked, fact):
         fact["_u"] = 1
     return fact
 
 
-class DurableEvaluator:
-    """Evaluates conditions with durable_rules' Rete network.
+BATCH = 128
+"""Facts asserted together under one session (each carries its index `i`)."""
 
-    One host per process. durable_rules is not thread-safe (two threads posting to one host crash
-    it), so every call holds a lock, and the host's background dispatch timers are never started.
-    Each case is asserted under a fresh session id whose state is deleted at once: nothing is left
-    behind per case.
+
+def _fired_by(message: str) -> list[tuple[str, int]]:
+    """(rule, fact index) of a fired action's message `{"<rule>":{"m":{"i": <n>, ...}}}`."""
+    end = message.find('"', 2)
+    head = '":{"m":{"i": '
+    if message.startswith('{"', 0) and message.startswith(head, end):
+        start = end + len(head)
+        stop = message.find(",", start)
+        number = message[start:stop]
+        if number.isdigit():
+            return [(message[2:end], int(number))]
+    out: list[tuple[str, int]] = []
+    for name, matched in json.loads(message).items():
+        for m in matched if isinstance(matched, list) else [matched]:
+            out.append((name, int(m["m"]["i"])))
+    return out
+
+
+class DurableEvaluator:
+    """Evaluates conditions with durable_rules' Rete network, driving its C engine directly.
+
+    One engine per process (the extension module's ruleset table), and durable_rules is not
+    thread-safe (two threads posting at once crash it): every call holds a class-wide lock, and no
+    dispatch timers are ever started (the Python `Host`, which starts them, is not used). Cases are
+    asserted in batches of facts under a fresh session id whose state is deleted at once, so nothing
+    is left behind; every fact fires at least one rule (`ok`, an `f<i>` or `u`), which keeps
+    `delete_state` safe.
     """
 
     _lock = threading.Lock()
-    _host: Any = None
-    _registered: set[str] = set()  # noqa: RUF012
-    _fired: list[str] = []  # noqa: RUF012
+    _handles: dict[str, int] = {}  # noqa: RUF012
     _sids = itertools.count(1)
 
-    @classmethod
-    def _get_host(cls) -> Any:
-        if cls._host is None:
-            import durable.engine as de
-
-            fired = cls._fired
-
-            class _Host(de.Host):
-                def _run(self) -> None:  # no timer threads: we dispatch synchronously
-                    return None
-
-                def get_action(self, action_name: str) -> Any:
-                    # exactly one parameter: durable_rules treats a two-parameter action as async
-                    def action(_closure: Any) -> None:
-                        fired.append(action_name)
-
-                    return action
-
-            cls._host = _Host()
-        return cls._host
-
     def register(self, program: Program) -> None:
-        """Compile the program's rules into the host (once per content hash)."""
+        """Compile the program's rules into the engine (once per content hash)."""
         with self._lock:
-            self._register_locked(program)
+            self._handle_locked(program)
 
-    def _register_locked(self, program: Program) -> None:
-        if program.durable_name in self._registered:
-            return
-        import copy
+    def _handle_locked(self, program: Program) -> int:
+        handle = self._handles.get(program.durable_name)
+        if handle is None:
+            import durable_rules_engine as dre
 
-        host = self._get_host()
-        host.register_rulesets({program.durable_name: copy.deepcopy(program.durable_rules)})
-        self._registered.add(program.durable_name)
+            rules = {
+                name: {k: v for k, v in rule.items() if k != "run"}
+                for name, rule in program.durable_rules.items()
+            }
+            handle = dre.create_ruleset(program.durable_name, json.dumps(rules, ensure_ascii=False))
+            self._handles[program.durable_name] = handle
+        return handle
 
     def evaluate(self, program: Program, facts: Facts, checked: list[Checked]) -> list[Status]:
-        import durable.engine as de
-
-        fact = encode_fact(program, facts, checked)
-        with self._lock:
-            self._register_locked(program)
-            host = self._get_host()
-            sid = str(next(self._sids))
-            fact["sid"] = sid
-            self._fired.clear()
-            try:
-                host.assert_fact(program.durable_name, fact)
-            except de.MessageNotHandledException as exc:
-                raise EngineFault("规则引擎未对案件作出任何判断（规则与事实不一致）") from exc
-            fired = set(self._fired)
-            host.delete_state(program.durable_name, sid)
-        return resolve_statuses(program, checked, fired)
+        return self.evaluate_many(program, [(facts, checked)])[0]
 
     def evaluate_many(
         self, program: Program, items: Sequence[tuple[Facts, list[Checked]]]
     ) -> list[list[Status]]:
-        return [self.evaluate(program, facts, checked) for facts, checked in items]
+        fired: list[set[str]] = [set() for _ in items]
+        batches: list[tuple[str, str]] = []
+        for start in range(0, len(items), BATCH):
+            sid = str(next(self._sids))
+            batch = []
+            for n in range(start, min(start + BATCH, len(items))):
+                fact: dict[str, Any] = {"i": n, "sid": sid, "_t": "c"}
+                if _fact_fields(program, items[n][1], fact):
+                    fact["_u"] = 1
+                batch.append(fact)
+            batches.append((sid, json.dumps(batch, ensure_ascii=False)))
+        with self._lock:
+            handle = self._handle_locked(program)
+            for sid, payload in batches:
+                self._assert_locked(handle, sid, payload, fired)
+        return [
+            resolve_statuses(program, checked, rules)
+            for (_, checked), rules in zip(items, fired, strict=True)
+        ]
+
+    @staticmethod
+    def _assert_locked(handle: int, sid: str, payload: str, fired: list[set[str]]) -> None:
+        import durable_rules_engine as dre
+
+        seen = 0
+        try:
+            code, state = dre.assert_facts(handle, payload)
+            if code not in (0, 1):  # 1: some fact fired nothing, told apart per case below
+                raise EngineFault(f"规则引擎拒绝了案件事实（代码 {code}）")
+            started = dre.start_action_for_state(handle, state)
+            message = started[1] if started else None
+            while message:
+                for rule, n in _fired_by(message):
+                    fired[n].add(rule)
+                seen += 1
+                message = dre.complete_and_start_action(handle, state)
+        except dre.error as exc:
+            raise EngineFault(f"规则引擎出错：{exc}") from exc
+        finally:
+            if seen:  # deleting a session in which nothing fired crashes durable_rules
+                dre.delete_state(handle, sid)
 
 
 def resolve_statuses(program: Program, checked: list[Checked], fired: set[str]) -> list[Status]:
     """Turn the fired rules into statuses, refusing any result that contradicts itself."""
+    if not fired:
+        raise EngineFault("规则引擎未对案件作出任何判断（规则与事实不一致）")
     out: list[Status] = []
     any_fail = False
     all_known = True
@@ -239,4 +337,6 @@ def resolve_statuses(program: Program, checked: list[Checked], fired: set[str]) 
         raise EngineFault("规则引擎同时判定全部满足与部分不满足")
     if all_known and not any_fail and "ok" not in fired:
         raise EngineFault("规则引擎未确认全部条件满足")
+    if not all_known and "u" not in fired:
+        raise EngineFault("规则引擎未识别无法核验的条件")
     return out

@@ -392,11 +392,13 @@ def resolve(env: Env, parts: Sequence[str]) -> Any:
     """Follow a dotted path; a path through a list maps over its elements."""
     value: Any = env.get(parts[0], MISSING)
     for part in parts[1:]:
-        value = _attr(value, part)
+        value = value.get(part, MISSING) if type(value) is dict else _attr(value, part)
     return value
 
 
 def _attr(value: Any, part: str) -> Any:
+    if type(value) is dict:
+        return value.get(part, MISSING)
     if value is MISSING or value is None:
         return MISSING
     if isinstance(value, Mapping):

@@ -24,17 +24,57 @@ class RegistryPort(Protocol):
 
 
 class InMemoryRegistry:
-    """A RegistryPort over rows held in memory: for tests, benchmarks and replay of recorded facts."""
+    """A RegistryPort over rows held in memory: for tests, benchmarks and replay of recorded facts.
+
+    Rows are indexed by column on first use (column value → row positions), so a look-up costs a few
+    dict hits rather than a scan; rows come back in the order they were added."""
 
     def __init__(self, rows: Mapping[str, Sequence[Row]] | None = None) -> None:
         self._rows: dict[str, list[Row]] = {k: list(v) for k, v in (rows or {}).items()}
+        self._index: dict[tuple[str, str], dict[Any, list[int]] | None] = {}
 
     def add(self, registry: str, row: Row) -> None:
-        self._rows.setdefault(registry, []).append(dict(row))
+        rows = self._rows.setdefault(registry, [])
+        rows.append(dict(row))
+        for (reg, col), index in list(self._index.items()):
+            if reg != registry or index is None:
+                continue
+            try:
+                index.setdefault(rows[-1].get(col), []).append(len(rows) - 1)
+            except TypeError:  # an unhashable value: scan this column from now on
+                self._index[reg, col] = None
+
+    def _column(self, registry: str, col: str) -> dict[Any, list[int]] | None:
+        key = (registry, col)
+        if key not in self._index:
+            index: dict[Any, list[int]] | None = {}
+            try:
+                for pos, r in enumerate(self._rows.get(registry, [])):
+                    index.setdefault(r.get(col), []).append(pos)  # type: ignore[union-attr]
+            except TypeError:
+                index = None
+            self._index[key] = index
+        return self._index[key]
 
     def find(self, registry: str, match: Mapping[str, Sequence[Any]]) -> list[Row]:
+        rows = self._rows.get(registry, [])
         wanted = {col: set(values) for col, values in match.items()}
-        return [r for r in self._rows.get(registry, []) if all(r.get(c) in vs for c, vs in wanted.items())]
+        if not wanted:
+            return list(rows)
+        best: list[int] | None = None
+        for col, values in wanted.items():
+            index = self._column(registry, col)
+            if index is None:
+                continue
+            hits: list[int] = []
+            for v in values:
+                hits.extend(index.get(v, ()))
+            if best is None or len(hits) < len(best):
+                best = hits
+            if not best:
+                return []
+        candidates = (rows[pos] for pos in sorted(set(best))) if best is not None else iter(rows)
+        return [r for r in candidates if all(r.get(c) in vs for c, vs in wanted.items())]
 
 
 __all__ = ["Decimal", "InMemoryRegistry", "RegistryPort", "Row", "date"]

@@ -49,6 +49,9 @@ class Leaf:
     right: E.Node | None
 
 
+Operand = tuple[str | None, E.Node]
+
+
 @dataclass(frozen=True)
 class CompiledCondition:
     spec: Condition
@@ -59,6 +62,50 @@ class CompiledCondition:
     when_fail: dict[str, Any]
     shown: tuple[str, ...] = ()
     """Further values the failure message cites (shown, but not inputs of the condition)."""
+
+    @property
+    def cited(self) -> tuple[str, ...]:
+        """Every path a decision cites for this condition: its inputs, then the shown values."""
+        cached = self.__dict__.get("_cited")
+        if cached is None:
+            cached = tuple(dict.fromkeys((*self.paths, *self.shown)))
+            object.__setattr__(self, "_cited", cached)
+        return cached
+
+    @property
+    def plan(self) -> tuple[tuple[str, Operand, tuple[Operand, ...]], ...]:
+        """The leaves as (op, left operand, right operands): an `in` has several right operands,
+        a truth test none. An operand is (dotted path or None, node)."""
+        cached = self.__dict__.get("_plan")
+        if cached is None:
+
+            def operand(node: E.Node) -> Operand:
+                return (node.dotted if isinstance(node, E.Path) else None, node)
+
+            cached = tuple(
+                (
+                    leaf.op,
+                    operand(leaf.left),
+                    ()
+                    if leaf.right is None
+                    else tuple(
+                        operand(n)
+                        for n in (leaf.right.items if isinstance(leaf.right, E.ListExpr) else (leaf.right,))
+                    ),
+                )
+                for leaf in self.leaves
+            )
+            object.__setattr__(self, "_plan", cached)
+        return cached
+
+    @property
+    def parts(self) -> tuple[tuple[str, ...], ...]:
+        """The input paths split at their dots (same order as `paths`)."""
+        cached = self.__dict__.get("_parts")
+        if cached is None:
+            cached = tuple(tuple(p.split(".")) for p in self.paths)
+            object.__setattr__(self, "_parts", cached)
+        return cached
 
 
 @dataclass(frozen=True)
