@@ -26,15 +26,15 @@ from engine_kit import (
     pilot,
     years_before,
 )
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings, target
 from hypothesis import strategies as st
 
-from engine.case import Case, parse_case
-from engine.decision import Decision, decide
+from engine.case import Case, parse_case, validate_form
+from engine.decision import Decision, decide, decide_gathered, decide_many
 from engine.errors import CaseError, RulesetError
-from engine.evaluate import DurableEvaluator, ReferenceEvaluator
+from engine.evaluate import DurableEvaluator, ReferenceEvaluator, check_all
 from engine.expr import add_months
-from engine.facts import DocumentFacts
+from engine.facts import DocumentFacts, Facts, gather_facts
 from engine.model import Material
 from engine.ports import InMemoryRegistry
 from engine.program import Program, build_program
@@ -563,6 +563,68 @@ def test_safety_permit_durable_matches_reference(
     decide_both(pilot("safety-permit-renewal"), case, registry, documents)
 
 
+# --------------------------------------------------------------------------- batches
+
+World = tuple[Case, InMemoryRegistry, dict[str, DocumentFacts]]
+WORLDS = {"deed-tax": deed_tax_worlds(), "safety-permit-renewal": safety_worlds()}
+
+
+def gathered(program: Program, world: World) -> Facts:
+    case, registry, documents = world
+    form = validate_form(program.ruleset, case.form)
+    return gather_facts(program, case=case, form=form, registry=registry, documents=documents)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=SLOW_OK)
+@given(
+    st.sampled_from(sorted(WORLDS)).flatmap(
+        lambda item: st.tuples(st.just(item), st.lists(WORLDS[item], min_size=1, max_size=12))
+    )
+)
+def test_batches_of_mixed_cases_match_one_by_one(batch: tuple[str, list[World]]) -> None:
+    """Cases decided together (facts asserted in one durable_rules session, actions mapped back by
+    each fact's index) get the statuses and decisions they get one by one, and the reference's."""
+    item, worlds = batch
+    program = pilot(item)
+    facts = [gathered(program, w) for w in worlds]
+    items = [(f, check_all(program, f)) for f in facts]
+    durable = DURABLE.evaluate_many(program, items)
+    one_by_one = [REFERENCE.evaluate(program, f, ck) for f, ck in items]
+    assert durable == one_by_one
+    assert REFERENCE.evaluate_many(program, items) == one_by_one
+    assert [DURABLE.evaluate(program, f, ck) for f, ck in items] == one_by_one
+    kinds = {tuple(sorted(set(s))) for s in durable}
+    target(float(len(kinds)))
+    for k in kinds:
+        event(f"statuses in batch: {'/'.join(k)}")
+
+    singles = [
+        decide(program, case=c, registry=r, evaluator=REFERENCE, now=NOW, documents=d) for c, r, d in worlds
+    ]
+    together = decide_gathered(
+        program, items=[(w[0], f) for w, f in zip(worlds, facts, strict=True)], evaluator=DURABLE, now=NOW
+    )
+    assert [comparable(d) for d in together] == [comparable(d) for d in singles]
+    for d in together:
+        assert_invariants(d, program)
+
+    # decide_many looks every case up in one registry: here the first world's
+    shared = worlds[0][1]
+    many = decide_many(
+        program,
+        cases=[w[0] for w in worlds],
+        registry=shared,
+        evaluator=DURABLE,
+        now=NOW,
+        documents=[w[2] for w in worlds],
+    )
+    expected = [
+        decide(program, case=c, registry=shared, evaluator=REFERENCE, now=NOW, documents=d)
+        for c, _, d in worlds
+    ]
+    assert [comparable(d) for d in many] == [comparable(d) for d in expected]
+
+
 # --------------------------------------------------------------------------- random small rulesets
 
 # form fields of the random rulesets: name → (type, nullable, required)
@@ -755,8 +817,10 @@ def test_random_rulesets_durable_matches_reference(
         assert "种组合" in str(exc)
         assume(False)
         return
-    for form, name in forms:
-        decide_both(program, lite_case(form, name), InMemoryRegistry())
+    singles = [decide_both(program, lite_case(form, name), InMemoryRegistry()) for form, name in forms]
+    cases = [lite_case(form, name) for form, name in forms]
+    batch = decide_many(program, cases=cases, registry=InMemoryRegistry(), evaluator=DURABLE, now=NOW)
+    assert [comparable(d) for d in batch] == [comparable(d) for d in singles]
 
 
 # --------------------------------------------------------------------------- known divergences

@@ -15,8 +15,8 @@ import pytest
 from engine_kit import CHINA_TZ, comparable, make_id, pilot
 
 from engine.case import Case
-from engine.decision import decide, decide_many
-from engine.evaluate import DurableEvaluator, ReferenceEvaluator
+from engine.decision import Decision, decide, decide_many
+from engine.evaluate import BATCH, DurableEvaluator, ReferenceEvaluator, _fired_by
 from engine.ports import InMemoryRegistry
 from engine.program import build_program
 
@@ -237,3 +237,42 @@ def test_decide_many_gives_the_decisions_of_decide_one_by_one() -> None:
         single = [decide(program, case=c, registry=REGISTRY, evaluator=evaluator, now=NOW) for c in cases]
         assert [comparable(d) for d in batch] == [comparable(d) for d in single]
         assert [d.outcome for d in batch] == [EXPECTED_OUTCOME[i % 4] for i in range(12)]
+
+
+def test_batches_longer_than_one_session_take_every_rule_path() -> None:
+    """More cases than one session holds, mixing clean (`ok`), failing (`f…`) and unknown (`u`)
+    facts: the statuses are those of the reference, case by case."""
+    program = pilot("deed-tax")
+    cases = [deed_case(i) for i in range(BATCH * 2 + 7)]
+    many = decide_many(program, cases=cases, registry=REGISTRY, evaluator=DurableEvaluator(), now=NOW)
+    reference = decide_many(program, cases=cases, registry=REGISTRY, evaluator=ReferenceEvaluator(), now=NOW)
+    assert [comparable(d) for d in many] == [comparable(d) for d in reference]
+    statuses = {c.status for d in many for c in d.conditions}
+    assert statuses == {"pass", "fail", "unknown"}
+    assert Counter(d.outcome for d in many) == Counter(EXPECTED_OUTCOME[i % 4] for i in range(len(cases)))
+
+
+def test_decisions_equal_the_validated_models() -> None:
+    """Decisions are built without validating their parts again: validating them gives the same
+    model and the same JSON, byte for byte."""
+    program = pilot("deed-tax")
+    for i in range(8):
+        decision = decide(
+            program, case=deed_case(i), registry=REGISTRY, evaluator=DurableEvaluator(), now=NOW
+        )
+        validated = Decision.model_validate(decision.model_dump(exclude_unset=True))
+        assert validated == decision
+        assert validated.model_dump_json() == decision.model_dump_json()
+        assert validated.model_fields_set == decision.model_fields_set
+        assert [c.model_fields_set for c in validated.conditions] == [
+            c.model_fields_set for c in decision.conditions
+        ]
+        assert [m.model_fields_set for m in validated.materials] == [
+            m.model_fields_set for m in decision.materials
+        ]
+
+
+def test_fired_actions_are_read_whatever_their_layout() -> None:
+    assert _fired_by('{"f3":{"m":{"i": 12, "sid": "5", "_t": "c", "k0": 1}}}') == [("f3", 12)]
+    assert _fired_by('{"ok": {"m": {"sid": "5", "i": 4}}}') == [("ok", 4)]
+    assert _fired_by('{"u": [{"m": {"i": 1}}, {"m": {"i": 2}}]}') == [("u", 1), ("u", 2)]
