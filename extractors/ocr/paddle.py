@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -168,21 +169,25 @@ class PaddleOcrBackend:
         det_dir, rec_dir = build_model_dirs(Path(cache_dir) if cache_dir is not None else None)
         self.word_boxes = word_boxes
         self._lock = threading.Lock()
-        self._pipeline = PaddleOCR(
-            text_detection_model_name=DET_NAME,
-            text_detection_model_dir=str(det_dir),
-            text_recognition_model_name=REC_NAME,
-            text_recognition_model_dir=str(rec_dir),
-            use_doc_orientation_classify=False,
-            use_doc_unwarping=False,
-            use_textline_orientation=False,
-            text_det_limit_side_len=det_side,
-            text_det_limit_type="max",
-            text_rec_score_thresh=text_score,
-            return_word_box=word_boxes,
-            engine="onnxruntime",
-            engine_config={"intra_op_num_threads": threads, "inter_op_num_threads": 1},
-        )
+        with warnings.catch_warnings():
+            # paddle, imported by the pipeline, warns that it has no ccache for compiling C++
+            # extensions (none are compiled here)
+            warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+            self._pipeline = PaddleOCR(
+                text_detection_model_name=DET_NAME,
+                text_detection_model_dir=str(det_dir),
+                text_recognition_model_name=REC_NAME,
+                text_recognition_model_dir=str(rec_dir),
+                use_doc_orientation_classify=False,
+                use_doc_unwarping=False,
+                use_textline_orientation=False,
+                text_det_limit_side_len=det_side,
+                text_det_limit_type="max",
+                text_rec_score_thresh=text_score,
+                return_word_box=self.word_boxes,
+                engine="onnxruntime",
+                engine_config={"intra_op_num_threads": threads, "inter_op_num_threads": 1},
+            )
 
     def recognise(self, image: np.ndarray) -> list[Line]:
         rgb = check_image(image)

@@ -1,8 +1,9 @@
 """OCR backends and the OCR worker, on real PP-OCR models and committed images (rendered once by
 `benchmarks/ocr_speed.py --write-test-data`, so no font is needed here).
 
-The paddleocr tests run when the `paddle` extra is installed and are skipped only when the
-`paddleocr` package is absent."""
+The paddleocr tests run when the `paddle` extra is installed (`make paddle-env` builds .venv-paddle,
+`make test-paddle` runs them there) and are skipped when the `paddleocr` package is absent, unless
+MIAOPI_REQUIRE_PADDLE=1 is set: then its absence fails them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import socket
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -287,35 +290,24 @@ def test_paddle_backend_without_the_extra_says_how_to_install() -> None:
         get_backend("paddleocr", threads=1)
 
 
-# -- paddleocr (the `paddle` extra) -----------------------------------------------------------
-needs_paddle = pytest.mark.skipif(
-    not HAS_PADDLE, reason="paddleocr not installed (pip install -e '.[paddle]')"
-)
+# -- paddleocr (the `paddle` extra; fixtures in conftest.py) ----------------------------------
+def test_paddle_tests_fail_rather_than_skip_when_required(
+    monkeypatch: pytest.MonkeyPatch, paddle_gate: Callable[[], None]
+) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def without_paddle(name: str, *args: Any) -> Any:
+        return None if name == "paddleocr" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_paddle)
+    monkeypatch.delenv("MIAOPI_REQUIRE_PADDLE", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        paddle_gate()
+    monkeypatch.setenv("MIAOPI_REQUIRE_PADDLE", "1")
+    with pytest.raises(pytest.fail.Exception, match="make paddle-env"):
+        paddle_gate()
 
 
-@pytest.fixture(scope="module")
-def paddle_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("paddle-models")
-
-
-@pytest.fixture(scope="module")
-def paddle(paddle_cache: Path) -> OcrBackend:
-    """Built (folders included) with every network connection refused and recorded."""
-    attempts: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise OSError("network disabled in this test")
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(socket.socket, "connect", refuse)
-        mp.setattr(socket, "create_connection", refuse)
-        backend = get_backend("paddleocr", threads=2, cache_dir=paddle_cache)
-    assert attempts == []
-    return backend
-
-
-@needs_paddle
 def test_paddle_model_folders_are_built_once_from_the_rapidocr_models(paddle_cache: Path) -> None:
     import yaml
 
@@ -335,7 +327,6 @@ def test_paddle_model_folders_are_built_once_from_the_rapidocr_models(paddle_cac
     assert (rec / "inference.yml").stat().st_mtime_ns == mtime
 
 
-@needs_paddle
 def test_paddle_reads_the_line_like_rapidocr(
     paddle: OcrBackend, rapid: OcrBackend, line_image: np.ndarray
 ) -> None:
@@ -344,7 +335,6 @@ def test_paddle_reads_the_line_like_rapidocr(
     assert lines[0].words and all(inside(w.box, lines[0].box) for w in lines[0].words)
 
 
-@needs_paddle
 def test_paddle_reads_the_page_like_rapidocr(
     paddle: OcrBackend, rapid_page: list[Line], page_image: np.ndarray
 ) -> None:
