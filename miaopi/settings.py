@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     engine_processes: int = Field(
         default=1, ge=1, le=16, description="rule-engine processes answering /api/v1/decide"
     )
+    ruleset_cache_s: float = Field(
+        default=2.0, ge=0, le=300, description="how long the request path caches the published versions"
+    )
     worker_poll_s: float = Field(default=0.5, gt=0, description="how often an idle worker looks for work")
     claim_idle_minutes: float = Field(
         default=30.0, gt=0, description="after this long idle, a claim may be taken over (AB岗)"

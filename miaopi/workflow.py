@@ -12,7 +12,8 @@ import json
 import logging
 import random
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ from miaopi.service import decide_case
 from miaopi.settings import Settings
 from store import audit
 from store.blobs import BlobStore
+from store.db import SQLITE_BEGIN
 from store.registry import SqlRegistry
 from store.workflow import (
     CaseDocument,
@@ -79,6 +81,37 @@ class Services:
     blobs: BlobStore
     programs: dict[str, Program] = field(default_factory=dict)
     """Compiled rulesets by content hash."""
+    registry: SqlRegistry = field(init=False)
+    """The shared registries (one per process: it keeps its prepared statements)."""
+
+    def __post_init__(self) -> None:
+        self.registry = SqlRegistry(self.engine)
+
+    _published: dict[str, tuple[float, list[tuple[datetime, int, RulesetVersion]]]] = field(
+        default_factory=dict
+    )
+
+    def current_program(self, session: Session, *, item: str, at: datetime) -> Program:
+        """The program in force for `item` at `at`, from a short-lived cache of the published versions
+        (settings.ruleset_cache_s): for the request path; workers read the database each time."""
+        import time as _time
+
+        cached = self._published.get(item)
+        if cached is None or _time.monotonic() - cached[0] > self.settings.ruleset_cache_s:
+            rows = session.scalars(
+                select(RulesetVersion).where(
+                    RulesetVersion.item == item, RulesetVersion.status == "published"
+                )
+            ).all()
+            cached = (
+                _time.monotonic(),
+                sorted(((r.effective_from, r.id, r) for r in rows), key=lambda x: x[:2]),
+            )
+            self._published[item] = cached
+        in_force = [r for eff, _id, r in cached[1] if eff <= at]
+        if not in_force:
+            return self.program_for(active_version(session, item=item, at=at))  # raises the full error
+        return self.program_for(in_force[-1])
 
     def program_for(self, version: RulesetVersion) -> Program:
         program = self.programs.get(version.sha256)
@@ -86,6 +119,16 @@ class Services:
             program = build_program(version.content, source=f"{version.item}@{version.version}")
             self.programs[version.sha256] = program
         return program
+
+
+@contextmanager
+def _writing(services: Services) -> Iterator[Session]:
+    """A transaction that reads, then writes on what it read (compare-and-set). On SQLite it begins
+    IMMEDIATE, taking the write lock first: a deferred transaction whose snapshot went stale when another
+    writer committed fails at once with "database is locked" instead of waiting for its turn."""
+    bind = services.engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+    with services.sessions(bind=bind) as session, session.begin():
+        yield session
 
 
 # -- rulesets ------------------------------------------------------------------------------------------
@@ -215,7 +258,7 @@ def publish_ruleset(
             f"（{len(failures)} 项），不予发布",
             problems=[{"path": "golden", "message": f} for f in failures[:50]],
         )
-    with services.sessions.begin() as session:
+    with _writing(services) as session:
         dup = session.scalars(
             select(RulesetVersion).where(
                 RulesetVersion.item == program.item, RulesetVersion.version == program.ruleset.version
@@ -255,7 +298,7 @@ def _run_golden(services: Services) -> Any:
 def rollback_ruleset(services: Services, *, user: User, item: str, now: datetime) -> RulesetVersion:
     """Withdraw the version in force; the previous one takes over at once."""
     _require(user, "rule_author", "admin")
-    with services.sessions.begin() as session:
+    with _writing(services) as session:
         current = active_version(session, item=item, at=now)
         previous = session.scalars(
             select(RulesetVersion).where(
@@ -313,8 +356,7 @@ def submit_case(
         item = data.get("item")
         ruleset = None
         if isinstance(item, str):
-            program = services.program_for(active_version(session, item=item, at=now))
-            ruleset = program.ruleset
+            ruleset = services.current_program(session, item=item, at=now).ruleset
         case = parse_case(data, ruleset=ruleset)
         if ruleset is None:  # parse_case reported the missing or malformed item already
             raise CaseError("缺少事项 item")
@@ -503,7 +545,7 @@ def lease_next(services: Services, *, owner: str, now: datetime) -> str | None:
     """Take the oldest case that is queued or whose lease has expired; None when there is none.
     The compare-and-set update makes two workers never hold the same case."""
     lease = timedelta(seconds=services.settings.lease_seconds)
-    with services.sessions.begin() as session:
+    with _writing(services) as session:
         candidates = session.execute(
             select(CaseRow.id, CaseRow.status, CaseRow.attempts)
             .where(
@@ -567,17 +609,19 @@ def process_case(
         for d in case.documents:
             if d.kind in documents:
                 documents[d.kind].path = d.path
-        registry = RecordingRegistry(SqlRegistry(services.engine))
+        sql = services.registry
+        registry = RecordingRegistry(sql)
         decided_now = received_at.astimezone(CHINA_TZ)
-        decision = decide_case(
-            case,
-            repository=_FixedRepository(program),  # type: ignore[arg-type]
-            registry=registry,
-            evaluator=evaluator or DurableEvaluator(),
-            documents=documents,
-            now=decided_now,
-        )
-        guard = blacklist_guard(registry, case=case, decision=decision)
+        with sql.reading():
+            decision = decide_case(
+                case,
+                repository=_FixedRepository(program),  # type: ignore[arg-type]
+                registry=registry,
+                evaluator=evaluator or DurableEvaluator(),
+                documents=documents,
+                now=decided_now,
+            )
+            guard = blacklist_guard(registry, case=case, decision=decision)
     except Exception as exc:  # any failure: retry, then a person decides; never approved
         log.exception("case %s failed (attempt %d)", case_id, attempts)
         return _record_failure(services, case_id=case_id, owner=owner, attempts=attempts, error=exc, now=now)
@@ -918,7 +962,7 @@ def claim_task(services: Services, *, user: User, task_id: int, now: datetime) -
     """Claim a task. Exactly one of two concurrent claims wins (compare-and-set on the version); a claim
     idle longer than the setting may be taken over by another approver of the department (AB岗)."""
     idle = timedelta(minutes=services.settings.claim_idle_minutes)
-    with services.sessions.begin() as session:
+    with _writing(services) as session:
         task = _task_for(session, user=user, task_id=task_id)
         if task.status == "done":
             raise Conflict("任务已办结")
@@ -941,7 +985,8 @@ def claim_task(services: Services, *, user: User, task_id: int, now: datetime) -
         )
         if took != 1:
             raise Conflict("任务刚被他人认领，请刷新")
-        action = "task.taken_over" if task.status == "claimed" and previous != user.id else "task.claimed"
+        # `task` already shows the new state here (the ORM update synchronises it): decide by `previous`
+        action = "task.taken_over" if previous not in (None, user.id) else "task.claimed"
         audit.append(
             session,
             actor=user.id,
@@ -957,7 +1002,7 @@ def claim_task(services: Services, *, user: User, task_id: int, now: datetime) -
 
 
 def release_task(services: Services, *, user: User, task_id: int, now: datetime) -> TaskRow:
-    with services.sessions.begin() as session:
+    with _writing(services) as session:
         task = _task_for(session, user=user, task_id=task_id)
         if task.status != "claimed" or task.claimed_by != user.id:
             raise Conflict("只能释放自己认领的任务")
@@ -999,7 +1044,7 @@ def decide_task(
         raise InvalidRequest("审批意见为必填项", problems=[{"path": "comment", "message": "不能为空"}])
     if len(comment) > 2000:
         raise InvalidRequest("审批意见过长", problems=[{"path": "comment", "message": "不超过 2000 字"}])
-    with services.sessions.begin() as session:
+    with _writing(services) as session:
         task = _task_for(session, user=user, task_id=task_id)
         allowed = REVIEW_OUTCOMES if task.kind == "review" else POST_CHECK_OUTCOMES
         if outcome not in allowed:
@@ -1321,19 +1366,22 @@ def dry_run(services: Services, *, data: Any, evaluator: Evaluator, now: datetim
     if not isinstance(item, str):
         raise CaseError("缺少事项 item")
     with services.sessions() as session:
-        program = services.program_for(active_version(session, item=item, at=now))
+        program = services.current_program(session, item=item, at=now)
     case = parse_case(data, ruleset=program.ruleset)
     if case.documents:
         raise InvalidRequest(
             "预审接口不读取材料文件；带材料的案件请通过 /api/v1/cases/multipart 提交",
             problems=[{"path": "documents", "message": "预审不支持材料文件"}],
         )
-    registry = RecordingRegistry(SqlRegistry(services.engine))
-    decision = decide_case(
-        case,
-        repository=_FixedRepository(program),  # type: ignore[arg-type]
-        registry=registry,
-        evaluator=evaluator,
-        now=now.astimezone(CHINA_TZ),
-    )
-    return with_guard(decision, blacklist_guard(registry, case=case, decision=decision)).to_json_dict()
+    sql = services.registry
+    registry = RecordingRegistry(sql)
+    with sql.reading():
+        decision = decide_case(
+            case,
+            repository=_FixedRepository(program),  # type: ignore[arg-type]
+            registry=registry,
+            evaluator=evaluator,
+            now=now.astimezone(CHINA_TZ),
+        )
+        guard = blacklist_guard(registry, case=case, decision=decision)
+    return with_guard(decision, guard).to_json_dict()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, String, Table, or_, select
+from sqlalchemy import ColumnElement, Engine, String, Table, bindparam, or_, select
 
 from engine.ports import Row
 from engine.registries import REGISTRIES, Column, Registry
@@ -30,6 +32,23 @@ class SqlRegistry:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._statements: dict[tuple[str, tuple[tuple[str, bool, bool], ...]], Any] = {}
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Serve every look-up inside the block from one connection and one transaction: a decision
+        sees one consistent snapshot of the registries, and pays for one connection, not one per
+        look-up."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self._engine.connect() as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
 
     def find(self, registry: str, match: Mapping[str, Sequence[Any]]) -> list[Row]:
         """Rows of `registry` whose column is IN the given values, for every column in `match`.
@@ -62,21 +81,37 @@ class SqlRegistry:
             converted = [_convert(registry, col, v) for v in values if v is not None]
             wanted.append((column, [v for v in converted if v is not _NEVER], any(v is None for v in values)))
 
-        conditions: list[ColumnElement[bool]] = []
-        for column, values, with_null in wanted:
+        for _column, values, with_null in wanted:
             if not values and not with_null:
                 return []
+        shape = tuple((column, bool(values), with_null) for column, values, with_null in wanted)
+        stmt = self._statements.get((registry, shape))
+        if stmt is None:
+            stmt = self._statement(reg, table, shape)
+            self._statements[(registry, shape)] = stmt
+        params = {f"v_{column}": values for column, values, _ in wanted if values}
+        names = reg.column_names
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return [dict(zip(names, record, strict=True)) for record in conn.execute(stmt, params)]
+        with self._engine.connect() as own:
+            return [dict(zip(names, record, strict=True)) for record in own.execute(stmt, params)]
+
+    def _statement(self, reg: Registry, table: Table, shape: tuple[tuple[str, bool, bool], ...]) -> Any:
+        """The SELECT for one shape of look-up, with expanding parameters: built once, reused."""
+        conditions: list[ColumnElement[bool]] = []
+        for column, has_values, with_null in shape:
             parts: list[ColumnElement[bool]] = []
-            if values:
-                parts.append(table.c[column].in_(values))
+            if has_values:
+                parts.append(table.c[column].in_(bindparam(f"v_{column}", expanding=True)))
             if with_null:
                 parts.append(table.c[column].is_(None))
             conditions.append(parts[0] if len(parts) == 1 else or_(*parts))
-
-        names = reg.column_names
-        stmt = select(*(table.c[n] for n in names)).where(*conditions).order_by(*self._order(reg, table))
-        with self._engine.connect() as conn:
-            return [dict(zip(names, record, strict=True)) for record in conn.execute(stmt)]
+        return (
+            select(*(table.c[n] for n in reg.column_names))
+            .where(*conditions)
+            .order_by(*self._order(reg, table))
+        )
 
     def _order(self, reg: Registry, table: Table) -> list[ColumnElement[Any]]:
         order: list[ColumnElement[Any]] = []
