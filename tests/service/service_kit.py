@@ -1,0 +1,151 @@
+"""Helpers for the service tests: users of every role, sample cases, submissions, the worker."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from miaopi import workflow as wf
+from miaopi.settings import Settings
+from store.workflow import User
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+DEED_TAX_DEPT = "国家税务总局成都市税务局"
+PERMIT_DEPT = "四川省住房和城乡建设厅"
+SEEDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+"""Rulesets are published as of this instant, so cases may be received at any later (injected) time."""
+
+ROLES = ("applicant", "approver", "rule_author", "auditor", "admin")
+
+# user id -> (role, department)
+USERS: dict[str, tuple[str, str | None]] = {
+    "applicant": ("applicant", None),
+    "applicant2": ("applicant", None),
+    "approver": ("approver", DEED_TAX_DEPT),
+    "approver_b": ("approver", DEED_TAX_DEPT),
+    "approver_sp": ("approver", PERMIT_DEPT),
+    "rule_author": ("rule_author", None),
+    "auditor": ("auditor", None),
+    "admin": ("admin", None),
+}
+
+
+def token_of(user_id: str) -> str:
+    return f"token-{user_id}"
+
+
+def auth(user_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_of(user_id)}"}
+
+
+@dataclass
+class Env:
+    settings: Settings
+    services: wf.Services
+    users: dict[str, User] = field(default_factory=dict)
+
+
+def make_env(settings: Settings) -> Env:
+    from store.loader import load_directory
+
+    services = wf.create_services(settings)
+    load_directory(services.engine, SAMPLES / "shared-data")
+    wf.seed_rulesets(services, now=SEEDED_AT)
+    env = Env(settings=settings, services=services)
+    for user_id, (role, dept) in USERS.items():
+        user, _ = wf.add_user(
+            services,
+            user_id=user_id,
+            display_name=user_id,
+            role=role,
+            department=dept,
+            password=None,
+            token=token_of(user_id),
+            now=SEEDED_AT,
+        )
+        env.users[user_id] = user
+    return env
+
+
+def item_of(case_name: str) -> str:
+    return "deed-tax" if case_name.startswith("dt-") else "safety-permit-renewal"
+
+
+def case_file(case_name: str) -> Path:
+    return SAMPLES / item_of(case_name) / "cases" / f"{case_name}.json"
+
+
+def sample(case_name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(case_file(case_name).read_text(encoding="utf-8"))
+    return data
+
+
+def expected(case_name: str) -> dict[str, Any]:
+    table: dict[str, Any] = json.loads((SAMPLES / item_of(case_name) / "expected.json").read_text("utf-8"))
+    return dict(table[case_name])
+
+
+def submitted_at(data: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(data["submitted_at"])
+
+
+def uploads_for(case_name: str, data: dict[str, Any]) -> list[wf.Upload]:
+    folder = case_file(case_name).parent
+    return [wf.Upload(name=d["path"], data=(folder / d["path"]).read_bytes()) for d in data["documents"]]
+
+
+def submit(
+    env: Env,
+    case_name: str,
+    *,
+    case_id: str | None = None,
+    user: str = "applicant",
+    now: datetime | None = None,
+    key: str | None = None,
+) -> str:
+    """Record a sample case through the use case, received at its own submission time by default."""
+    data = sample(case_name)
+    if case_id is not None:
+        data["case_id"] = case_id
+    row, created = wf.submit_case(
+        env.services,
+        user=env.users[user],
+        data=data,
+        uploads=uploads_for(case_name, data),
+        idempotency_key=key,
+        now=now or submitted_at(data),
+    )
+    assert created
+    return row.id
+
+
+def post_multipart(
+    client: TestClient,
+    case_name: str,
+    *,
+    user: str = "applicant",
+    data: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    data = data or sample(case_name)
+    folder = case_file(case_name).parent
+    files = [("files", (d["path"], (folder / d["path"]).read_bytes())) for d in data["documents"]]
+    return client.post(
+        "/api/v1/cases/multipart",
+        data={"case": json.dumps(data, ensure_ascii=False)},
+        files=files or None,
+        headers={**auth(user), **(headers or {})},
+    )
+
+
+def decide_all(env: Env) -> int:
+    """Run the in-process worker until nothing is left."""
+    from miaopi.worker import run_worker
+
+    return run_worker(env.settings, idle_exit=True)
