@@ -21,7 +21,7 @@ from engine.program import NULL_TOKEN, CompiledCondition, Program, encode_value
 Status = Literal["pass", "fail", "unknown"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Checked:
     """A condition's inputs: their values, which are missing, and whether it can be evaluated.
     `encoded` holds the inputs as durable_rules sees them (path → value), for those that could be
@@ -87,19 +87,54 @@ def _info(dotted: str, value: Any) -> _Info:
         return (value, kind, None, str(exc))
 
 
-def _operand(
-    operand: tuple[str | None, E.Node], infos: dict[str, _Info], env: dict[str, Any]
-) -> tuple[Any, str]:
-    """A leaf operand (a path or a literal) and its kind."""
+def _operand(operand: tuple[str | None, E.Node], infos: dict[str, _Info]) -> tuple[Any, str] | None:
+    """A leaf operand (a path already resolved, or a literal) and its kind; None otherwise."""
     dotted, node = operand
     if dotted is not None:
         info = infos.get(dotted)
-        if info is not None:
-            return info[0], info[1]
-    elif type(node) is E.Literal:
+        return None if info is None else (info[0], info[1])
+    if type(node) is E.Literal:
         return node.value, _kind(node.value)
-    value = E.evaluate(node, env)
-    return value, _kind(value)
+    return None
+
+
+_BY_VALUE = object()
+"""Marks a leaf check that depends on the values themselves, not only on their kinds."""
+
+
+def _leaf_problem(cc: CompiledCondition, infos: dict[str, _Info], env: dict[str, Any]) -> Any:
+    """Why the leaves of a condition cannot be compared, or None. The answer depends only on the
+    kinds of the inputs, except when strings are ordered (then on their characters too): it is
+    remembered per condition and kinds, and `_BY_VALUE` is returned alongside when it may not be."""
+    by_value = False
+    for op, left_operand, right_operands in cc.plan:
+        got = _operand(left_operand, infos)
+        if got is None:
+            by_value = True
+            value = E.evaluate(left_operand[1], env)
+            got = (value, _kind(value))
+        left, kl = got
+        if op == "truth":
+            if kl != "bool":
+                return f"{left_operand[0] or '值'} 应为是/否", by_value
+            continue
+        for right_operand in right_operands:
+            got = _operand(right_operand, infos)
+            if got is None:
+                by_value = True
+                value = E.evaluate(right_operand[1], env)
+                got = (value, _kind(value))
+            right, kr = got
+            if op == "==" or op == "!=" or op == "in":
+                if kl != kr and kl != "null" and kr != "null":
+                    return f"比较的两个值类型不一致（{kl} 与 {kr}）", by_value
+            elif kl != kr or kl == "null" or kl == "bool":
+                return f"无法比较大小（{kl} 与 {kr}）", by_value
+            elif kl == "string":
+                by_value = True
+                if _escaped(left) or _escaped(right):
+                    return "含引号、反斜杠或控制字符的文本不能比较大小", by_value
+    return None, by_value
 
 
 def _check(cc: CompiledCondition, env: dict[str, Any], infos: dict[str, _Info]) -> Checked:
@@ -108,11 +143,13 @@ def _check(cc: CompiledCondition, env: dict[str, Any], infos: dict[str, _Info]) 
     encoded: dict[str, Any] = {}
     missing: list[str] = []
     problem: str | None = None
+    kinds: list[str] = []
     for dotted, parts in zip(cc.paths, cc.parts, strict=True):
         info = infos.get(dotted)
         if info is None:
             info = infos[dotted] = _info(dotted, E.resolve(env, parts))
         values[dotted] = info[0]
+        kinds.append(info[1])
         if info[0] is E.MISSING:
             missing.append(dotted)
             continue
@@ -124,23 +161,15 @@ def _check(cc: CompiledCondition, env: dict[str, Any], infos: dict[str, _Info]) 
         return Checked(values, tuple(missing), None, encoded)
     if problem is not None:
         return Checked(values, (), problem, encoded)
-    for op, left_operand, right_operands in cc.plan:
-        left, kl = _operand(left_operand, infos, env)
-        if op == "truth":
-            if kl != "bool":
-                name = left_operand[0] or "值"
-                return Checked(values, (), f"{name} 应为是/否", encoded)
-            continue
-        for right_operand in right_operands:
-            right, kr = _operand(right_operand, infos, env)
-            if op == "==" or op == "!=" or op == "in":
-                if kl != kr and kl != "null" and kr != "null":
-                    return Checked(values, (), f"比较的两个值类型不一致（{kl} 与 {kr}）", encoded)
-            elif kl != kr or kl == "null" or kl == "bool":
-                return Checked(values, (), f"无法比较大小（{kl} 与 {kr}）", encoded)
-            elif kl == "string" and (_escaped(left) or _escaped(right)):
-                return Checked(values, (), "含引号、反斜杠或控制字符的文本不能比较大小", encoded)
-    return Checked(values, (), None, encoded)
+    memo: dict[tuple[str, ...], Any] = cc.leaf_memo
+    key = tuple(kinds)
+    known = memo.get(key, _BY_VALUE)
+    if known is not _BY_VALUE:
+        return Checked(values, (), known, encoded)
+    problem, by_value = _leaf_problem(cc, infos, env)
+    if not by_value:
+        memo[key] = problem
+    return Checked(values, (), problem, encoded)
 
 
 def check_condition(cc: CompiledCondition, env: dict[str, Any]) -> Checked:

@@ -17,6 +17,7 @@ from engine.program import Program, Step
 from engine.registries import REGISTRIES
 
 Source = dict[str, Any]
+_DECLARED = frozenset(("form", "applicant", "case", "params"))
 
 
 @dataclass
@@ -43,10 +44,10 @@ class Facts:
 
     def source_of(self, dotted: str) -> Source:
         """Where the value at a dotted path came from."""
+        head, dot, rest = dotted.partition(".")
+        if dot and head in _DECLARED:
+            return {"kind": head, "field": rest.partition(".")[0]}
         parts = dotted.split(".")
-        head = parts[0]
-        if head in ("form", "applicant", "case", "params") and len(parts) > 1:
-            return {"kind": head, "field": parts[1]}
         if head == "documents" and len(parts) > 1:
             doc = self.sources.get(f"documents.{parts[1]}", {"kind": "document", "document": parts[1]})
             if len(parts) > 2:

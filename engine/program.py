@@ -73,6 +73,15 @@ class CompiledCondition:
         return cached
 
     @property
+    def leaf_memo(self) -> dict[tuple[str, ...], str | None]:
+        """Whether the leaves can be compared, by the kinds of the inputs (filled by the pre-check)."""
+        memo = self.__dict__.get("_leaf_memo")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_leaf_memo", memo)
+        return memo
+
+    @property
     def plan(self) -> tuple[tuple[str, Operand, tuple[Operand, ...]], ...]:
         """The leaves as (op, left operand, right operands): an `in` has several right operands,
         a truth test none. An operand is (dotted path or None, node)."""
