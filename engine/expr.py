@@ -456,6 +456,15 @@ def _truth(v: Any) -> Any:
 
 def evaluate(node: Node, env: Env) -> Any:
     """Evaluate an expression over facts (three-valued: MISSING propagates)."""
+    kind = type(node)
+    if kind is Path:
+        return resolve(env, node.parts)  # type: ignore[union-attr]
+    if kind is Literal:
+        return node.value  # type: ignore[union-attr]
+    if kind is Binary:
+        return _binary(node, env)  # type: ignore[arg-type]
+    if kind is Call:
+        return FUNCTIONS[node.name](*[evaluate(a, env) for a in node.args])  # type: ignore[union-attr]
     if isinstance(node, Literal):
         return node.value
     if isinstance(node, Path):

@@ -69,6 +69,9 @@ class Facts:
 
 
 def _to_value(v: Any) -> Any:
+    kind = type(v)
+    if kind is str or kind is Decimal or kind is date or kind is bool or v is None:
+        return v
     if isinstance(v, bool) or v is None:
         return v
     if isinstance(v, int):
@@ -193,9 +196,7 @@ def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
     rows = registry.find(reg.name, match) if all(match.values()) else []
     rows = [{k: _to_value(v) for k, v in r.items()} for r in rows]
     if step.where is not None:
-        if any(
-            E.resolve(facts.env, p.parts) is E.MISSING for p in E.free_paths(step.where, frozenset({"row"}))
-        ):
+        if any(E.resolve(facts.env, p.parts) is E.MISSING for p in step.where_paths):
             facts.env[step.name] = E.MISSING
             facts.sources[step.name] = {**source, "note": "筛选条件所需数据缺失"}
             return

@@ -39,6 +39,16 @@ class Step:
     value: E.Node | None = None
     rows: list[tuple[E.Node, dict[str, E.Node]]] = field(default_factory=list)
 
+    @property
+    def where_paths(self) -> tuple[E.Path, ...]:
+        """The facts the `where` of a look-up reads (besides the row itself)."""
+        cached = self.__dict__.get("_where_paths")
+        if cached is None:
+            found = E.free_paths(self.where, frozenset({"row"})) if self.where is not None else []
+            cached = tuple(found)
+            object.__setattr__(self, "_where_paths", cached)
+        return cached
+
 
 @dataclass(frozen=True)
 class Leaf:
