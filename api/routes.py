@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
@@ -35,6 +35,8 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", max_length=200, description="重试时返回同一案件，不会重复受理"),
 ]
 Wait = Annotated[float, Query(ge=0, le=30, description="最多等待引擎作出决定的秒数（0 为立即返回）")]
+TaskId = Annotated[int, Path(ge=1, le=2**31 - 1, description="任务编号")]
+"""Bounded to the INTEGER column: a larger id would overflow the database driver (a 500, not a 404)."""
 
 
 def _now() -> datetime:
@@ -242,20 +244,20 @@ def list_tasks(
 
 
 @router.post("/tasks/{task_id}/claim", response_model=TaskOut, summary="认领任务")
-def claim(task_id: int, services: ServicesDep, session: SessionDep, user: UserDep) -> TaskOut:
+def claim(task_id: TaskId, services: ServicesDep, session: SessionDep, user: UserDep) -> TaskOut:
     t = wf.claim_task(services, user=user, task_id=task_id, now=_now())
     return _task_out(session, t)
 
 
 @router.post("/tasks/{task_id}/release", response_model=TaskOut, summary="释放任务")
-def release(task_id: int, services: ServicesDep, session: SessionDep, user: UserDep) -> TaskOut:
+def release(task_id: TaskId, services: ServicesDep, session: SessionDep, user: UserDep) -> TaskOut:
     t = wf.release_task(services, user=user, task_id=task_id, now=_now())
     return _task_out(session, t)
 
 
 @router.post("/tasks/{task_id}/decide", response_model=TaskOut, summary="作出审核决定（意见必填）")
 def decide(
-    task_id: int, body: DecideIn, services: ServicesDep, session: SessionDep, user: UserDep
+    task_id: TaskId, body: DecideIn, services: ServicesDep, session: SessionDep, user: UserDep
 ) -> TaskOut:
     t = wf.decide_task(
         services, user=user, task_id=task_id, outcome=body.outcome, comment=body.comment, now=_now()

@@ -243,3 +243,10 @@ def test_red_cards_first_card_filter_and_departments(env: Env, client: TestClien
     everything = client.get("/api/v1/tasks", headers=auth("auditor")).json()["tasks"]
     assert {t["id"] for t in everything} == {overdue, older_overdue, fresh, permit}
     assert everything[0]["card"] == "red"
+
+
+def test_task_ids_beyond_the_column_are_refused_not_a_server_error(env: Env, client: TestClient) -> None:
+    for tid in ("2147483648", "99999999999999999999", "0"):
+        r = client.post(f"/api/v1/tasks/{tid}/claim", headers=auth("approver"))
+        assert r.status_code == 422, (tid, r.text)
+    assert client.post("/api/v1/tasks/2147483647/claim", headers=auth("approver")).status_code == 404

@@ -1,0 +1,139 @@
+"""Crash safety: a worker killed with SIGKILL at random moments loses no case and decides none twice;
+the API stays up while a supervised worker dies, and the supervisor replaces it."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from service_kit import ROOT, SAMPLES, Env, auth, sample, submit
+from sqlalchemy import func, select
+
+from api.app import create_app
+from miaopi.worker import WorkerSupervisor
+from store import audit
+from store.workflow import AuditEvent, CaseRow, DecisionRow, TaskRow
+
+
+def _document_free_cases(n: int) -> list[str]:
+    names = []
+    for item in ("deed-tax", "safety-permit-renewal"):
+        for path in sorted((SAMPLES / item / "cases").glob("*.json")):
+            if not sample(path.stem)["documents"]:
+                names.append(path.stem)
+    rng = random.Random(7)
+    rng.shuffle(names)
+    return names[:n]
+
+
+def _decided(env: Env) -> int:
+    with env.services.sessions() as session:
+        return int(
+            session.scalar(select(func.count()).select_from(CaseRow).where(CaseRow.status == "decided")) or 0
+        )
+
+
+def _start_worker(env: Env, log: Path) -> subprocess.Popen[bytes]:
+    environ = {
+        **os.environ,
+        "MIAOPI_FILES_DIR": str(env.settings.files_dir),
+        "MIAOPI_LEASE_SECONDS": "2",
+        "MIAOPI_WORKER_POLL_S": "0.1",
+        "MIAOPI_POST_CHECK_RATE": "0",
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "miaopi.cli", "worker", "--db", env.settings.database_url],
+            cwd=ROOT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def test_sigkilled_workers_lose_nothing_and_decide_nothing_twice(env: Env, tmp_path: Path) -> None:
+    names = _document_free_cases(36)
+    case_ids = [submit(env, name) for name in names]
+    # a few samples again under new case ids
+    case_ids += [submit(env, name, case_id=f"{name}-again") for name in names[:6]]
+    total = len(case_ids)
+    rng = random.Random(20261122)
+    log = tmp_path / "worker.log"
+    kills = 0
+    deadline = time.monotonic() + 90
+    while _decided(env) < total:
+        assert time.monotonic() < deadline, f"cases left undecided; worker log:\n{log.read_text()[-3000:]}"
+        before = _decided(env)
+        proc = _start_worker(env, log)
+        try:
+            if kills < 5:
+                # wait until this worker is deciding, then kill it at a random moment
+                while _decided(env) == before and proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                time.sleep(rng.uniform(0.0, 0.25))
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+                assert proc.returncode == -signal.SIGKILL, log.read_text()[-3000:]
+                kills += 1
+            else:
+                while _decided(env) < total and proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+    assert kills == 5
+
+    with env.services.sessions() as session:
+        rows = {r.id: r for r in session.scalars(select(CaseRow))}
+        decisions = Counter(session.scalars(select(DecisionRow.case_id)).all())
+        decided_events = Counter(
+            session.scalars(select(AuditEvent.subject).where(AuditEvent.action == "case.decided")).all()
+        )
+        tasks = Counter(session.scalars(select(TaskRow.case_id).where(TaskRow.kind == "review")).all())
+        report = audit.verify(session)
+    assert sorted(rows) == sorted(case_ids)
+    assert all(r.status == "decided" and r.lease_owner is None for r in rows.values())
+    assert decisions == Counter(case_ids)
+    assert decided_events == Counter(case_ids)
+    assert all(n == 1 for n in tasks.values())
+    assert {c for c in case_ids if rows[c].outcome == "review"} == set(tasks)
+    assert report.ok, report
+    # some case was taken again after a kill: its lease had expired
+    assert any(r.attempts > 1 for r in rows.values()) or kills == 0
+
+
+def test_the_api_stays_up_while_a_supervised_worker_is_killed(env: Env) -> None:
+    settings = env.settings.model_copy(update={"lease_seconds": 2.0, "worker_poll_s": 0.1})
+    supervisor = WorkerSupervisor(settings, processes=1)
+    app = create_app(settings, services=env.services, supervisor=supervisor)
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 60
+        while not supervisor.pids and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [first] = supervisor.pids
+        os.kill(first, signal.SIGKILL)
+        r = client.post("/api/v1/cases", json=sample("dt-01-only-home-small"), headers=auth("applicant"))
+        assert r.status_code == 202, r.text
+        health = client.get("/health")
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        while supervisor.pids == [first] and time.monotonic() < deadline:
+            assert client.get("/health").status_code == 200
+            time.sleep(0.1)
+        assert supervisor.pids and supervisor.pids != [first]
+        assert supervisor.restarts >= 1
+        view = {}
+        while time.monotonic() < deadline:
+            view = client.get("/api/v1/cases/dt-01-only-home-small", headers=auth("applicant")).json()
+            if view["status"] == "decided":
+                break
+            time.sleep(0.1)
+        assert view["status"] == "decided" and view["outcome"] == "approved"
+        assert client.get("/health").json()["workers"] == 1
