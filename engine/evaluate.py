@@ -244,6 +244,7 @@ def encode_fact(program: Program, facts: Facts, checked: list[Checked]) -> dict[
 
 
 BATCH = 128
+_to_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 """Facts asserted together under one session (each carries its index `i`)."""
 
 
@@ -313,7 +314,7 @@ class DurableEvaluator:
                 if _fact_fields(program, items[n][1], fact):
                     fact["_u"] = 1
                 batch.append(fact)
-            batches.append((sid, json.dumps(batch, ensure_ascii=False)))
+            batches.append((sid, _to_json(batch)))
         with self._lock:
             handle = self._handle_locked(program)
             for sid, payload in batches:
