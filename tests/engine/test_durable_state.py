@@ -276,3 +276,16 @@ def test_fired_actions_are_read_whatever_their_layout() -> None:
     assert _fired_by('{"f3":{"m":{"i": 12, "sid": "5", "_t": "c", "k0": 1}}}') == [("f3", 12)]
     assert _fired_by('{"ok": {"m": {"sid": "5", "i": 4}}}') == [("ok", 4)]
     assert _fired_by('{"u": [{"m": {"i": 1}}, {"m": {"i": 2}}]}') == [("u", 1), ("u", 2)]
+
+
+def test_more_batches_than_the_session_limit_leave_no_session_state() -> None:
+    """Each batch is one session, deleted at once: 1100 batches (past the 1024 sessions a leak would
+    exhaust) all decide, with every rule path taken."""
+    program = pilot("deed-tax")
+    evaluator = DurableEvaluator()
+    cases = [deed_case(i) for i in range(4)]
+    outcomes: Counter[str] = Counter()
+    for _ in range(1100):
+        for decision in decide_many(program, cases=cases, registry=REGISTRY, evaluator=evaluator, now=NOW):
+            outcomes[decision.outcome] += 1
+    assert outcomes == {"approved": 1100, "review": 2200, "returned": 1100}
