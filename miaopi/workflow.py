@@ -1084,11 +1084,19 @@ def decide_task(
         )
         if task.kind == "review":
             row.outcome = allowed[outcome]
-            version = active_version(session, item=row.item, at=row.received_at)
+            engine = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
+            engine_json = engine.decision if engine is not None else None
+            # the result is rendered under the version the engine decided with, even when it has since
+            # been rolled back (the version in force at receipt would then be another one)
+            recorded = (
+                session.scalars(
+                    select(RulesetVersion).where(RulesetVersion.sha256 == engine.ruleset_sha256)
+                ).first()
+                if engine is not None
+                else None
+            )
+            version = recorded or active_version(session, item=row.item, at=row.received_at)
             program = services.program_for(version)
-            engine_json = session.scalars(
-                select(DecisionRow.decision).where(DecisionRow.case_id == row.id)
-            ).first()
             decision = _human_decision(
                 program, row=row, engine_json=engine_json, outcome=allowed[outcome], comment=comment, now=now
             )

@@ -250,3 +250,36 @@ def test_task_ids_beyond_the_column_are_refused_not_a_server_error(env: Env, cli
         r = client.post(f"/api/v1/tasks/{tid}/claim", headers=auth("approver"))
         assert r.status_code == 422, (tid, r.text)
     assert client.post("/api/v1/tasks/2147483647/claim", headers=auth("approver")).status_code == 404
+
+
+def test_a_review_decided_after_a_rollback_renders_under_the_engines_version(
+    env: Env, client: TestClient
+) -> None:
+    with env.services.sessions() as session:
+        content = session.scalars(
+            select(wf.RulesetVersion.content).where(wf.RulesetVersion.item == "deed-tax")
+        ).one()
+    newer = content.replace('version: "2024.16.2"', 'version: "2024.16.3"')
+    wf.publish_ruleset(
+        env.services,
+        user=env.users["admin"],
+        content=newer,
+        effective_from=None,
+        now=wf.utcnow(),
+        golden=lambda p: [],
+    )
+    tid = _review_task(env, now=wf.utcnow())
+    assert (
+        client.post("/api/v1/rulesets/deed-tax/rollback", headers=auth("rule_author")).json()["version"]
+        == "2024.16.2"
+    )
+    assert client.post(f"/api/v1/tasks/{tid}/claim", headers=auth("approver")).status_code == 200
+    r = client.post(
+        f"/api/v1/tasks/{tid}/decide",
+        json={"outcome": "approve", "comment": "核实无误"},
+        headers=auth("approver"),
+    )
+    assert r.status_code == 200, r.text
+    view = client.get(f"/api/v1/cases/{REVIEW_DT}", headers=auth("approver")).json()
+    assert view["ruleset"]["version"] == "2024.16.3" and view["outcome"] == "approved"
+    assert [res["kind"] for res in view["results"]] == ["approval"]

@@ -1,0 +1,102 @@
+"""`miaopi serve` as a process: /health answers 200 within a time limit; SIGINT and SIGTERM stop it
+cleanly, workers included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from service_kit import ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_answers_health_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    environ = {**os.environ, "MIAOPI_FILES_DIR": str(tmp_path / "files"), "MIAOPI_LOG_LEVEL": "INFO"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "miaopi.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--db",
+                f"sqlite:///{tmp_path / 'miaopi.db'}",
+            ],
+            cwd=ROOT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert health is not None, log.read_text()[-3000:]
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert health.json()["database"] == "sqlite" and health.json()["rulesets"] >= 2
+        while health.json()["workers"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        assert health.json()["workers"] == 1
+        children = _children(proc.pid)
+        assert children, "the worker runs as a child process"
+
+        proc.send_signal(sig)
+        code = proc.wait(30)
+        # uvicorn shuts down, then re-raises a SIGTERM it caught: death by SIGTERM after a clean shutdown
+        assert code in ((0, -signal.SIGTERM) if sig == signal.SIGTERM else (0,)), log.read_text()[-3000:]
+        assert "Application shutdown complete" in log.read_text()
+        stop = time.monotonic() + 10
+        while any(_alive(c) for c in children) and time.monotonic() < stop:
+            time.sleep(0.1)
+        assert not any(_alive(c) for c in children), "a worker outlived the server"
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        assert "Traceback" not in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
