@@ -3,6 +3,7 @@ leaked session raises MemoryError), no background dispatch timers, one caller at
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import Counter
@@ -16,6 +17,7 @@ from engine_kit import CHINA_TZ, comparable, make_id, pilot
 
 from engine.case import Case
 from engine.decision import Decision, decide, decide_many
+from engine.errors import CaseError
 from engine.evaluate import BATCH, DurableEvaluator, ReferenceEvaluator, _fired_by
 from engine.ports import InMemoryRegistry
 from engine.program import build_program
@@ -289,3 +291,21 @@ def test_more_batches_than_the_session_limit_leave_no_session_state() -> None:
         for decision in decide_many(program, cases=cases, registry=REGISTRY, evaluator=evaluator, now=NOW):
             outcomes[decision.outcome] += 1
     assert outcomes == {"approved": 1100, "review": 2200, "returned": 1100}
+
+
+def test_a_batch_leaves_the_garbage_collector_as_it_found_it() -> None:
+    program = pilot("deed-tax")
+    cases = [deed_case(i) for i in range(40)]
+    assert gc.isenabled()
+    decide_many(program, cases=cases, registry=REGISTRY, evaluator=DurableEvaluator(), now=NOW)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        decide_many(program, cases=cases, registry=REGISTRY, evaluator=DurableEvaluator(), now=NOW)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    broken = deed_case(0).model_copy(update={"form": {**deed_case(0).form, "area_m2": "很大"}})
+    with pytest.raises(CaseError):
+        decide_many(program, cases=[*cases, broken], registry=REGISTRY, evaluator=DurableEvaluator(), now=NOW)
+    assert gc.isenabled()
