@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -66,6 +67,10 @@ class RapidSettings:
     confidence is read again turned 180° (`flip_check`), which costs only on such pages."""
     flip_check: bool = True
     rec_batch: int = 6
+    """Most lines per recognition batch."""
+    rec_packing: bool = True
+    """Batches of lines of similar width, each padded only to its widest line (`PackedRecognizer`);
+    off: rapidocr's own batching (every batch padded to at least 320 px, about 7 characters)."""
     word_boxes: bool = True
     """Per-character (CJK) and per-word (Latin, digits) boxes from the recogniser's CTC alignment."""
     text_score: float = 0.5
@@ -180,9 +185,77 @@ def _build_engine(s: RapidSettings, threads: int) -> Any:
         # Load the models now, not on the first page, so start-up errors surface at construction.
         engine._load_det_model()
         engine._load_rec_model()
+        if s.rec_packing:
+            engine.text_rec = PackedRecognizer(engine.text_rec, max_batch=s.rec_batch)  # type: ignore[assignment]
         if s.use_cls:
             engine._load_cls_model()
     return engine
+
+
+class PackedRecognizer:
+    """rapidocr's text recogniser with tighter batches. Recognition is most of a page's OCR time and
+    its cost is linear in the width of its input; rapidocr pads every line of a batch to the batch's
+    widest line and to at least 320 px (48 px high: about 7 characters), so a page's many short boxes
+    (labels, names, dates, table cells) cost as much as long ones. Here lines are sorted by their
+    width, a batch ends when the next line is more than `spread` times as wide as its first one (or
+    holds `max_batch` lines), and a batch is padded only to its widest line, at least `min_ratio`
+    times the line height (3: narrower padding changed a few short readings). The model, the
+    resizing and the decoding are rapidocr's own (rapidocr==3.10.0: `resize_norm_img`, `session`,
+    `postprocess_op`).
+
+    On the extraction benchmark's 99 sample pages (2 cores, other work running): 113 CPU-seconds
+    against 131 with rapidocr's batching (-14 %), scan median 0.89 s against 0.95 s per page, key
+    fields exact 344/352 either way and no confident wrong value. Padding model: 0.77 of the
+    recognised width (1.0 = rapidocr's batching)."""
+
+    def __init__(self, recogniser: Any, *, max_batch: int = 6, spread: float = 1.3, min_ratio: float = 3.0):
+        self._rec = recogniser
+        self.max_batch = max_batch
+        self.spread = spread
+        self.min_ratio = min_ratio
+
+    def __getattr__(self, name: str) -> Any:  # anything else is the wrapped recogniser's
+        return getattr(self._rec, name)
+
+    def batches(self, ratios: list[float]) -> list[list[int]]:
+        """Indices of the lines (by width/height ratio) in each batch, narrowest first."""
+        order = sorted(range(len(ratios)), key=lambda i: ratios[i])
+        out: list[list[int]] = []
+        for i in order:
+            if out and len(out[-1]) < self.max_batch and ratios[i] <= self.spread * ratios[out[-1][0]]:
+                out[-1].append(i)
+            else:
+                out.append([i])
+        return out
+
+    def __call__(self, args: Any) -> Any:
+        from rapidocr.ch_ppocr_rec import TextRecOutput
+
+        start = time.perf_counter()
+        rec = self._rec
+        images = [args.img] if isinstance(args.img, np.ndarray) else list(args.img)
+        ratios = [img.shape[1] / float(img.shape[0]) for img in images]
+        if not images:
+            return TextRecOutput()
+        results: list[Any] = [(("", 0.0), None)] * len(images)
+        for batch in self.batches(ratios):
+            widest = max(self.min_ratio, *(ratios[i] for i in batch))
+            tensor = np.concatenate(
+                [rec.resize_norm_img(images[i], widest)[np.newaxis, :] for i in batch]
+            ).astype(np.float32)
+            lines, words = rec.postprocess_op(
+                rec.session(tensor),
+                args.return_word_box,
+                wh_ratio_list=[ratios[i] for i in batch],
+                max_wh_ratio=widest,
+            )
+            for k, i in enumerate(batch):
+                results[i] = (lines[k], words[k] if args.return_word_box else None)
+        line_results, word_results = zip(*results, strict=True)
+        txts, scores = zip(*line_results, strict=True)
+        return TextRecOutput(
+            images, tuple(txts), list(scores), tuple(word_results), time.perf_counter() - start
+        )
 
 
 def session_options(threads: int, *, spinning: bool) -> Any:

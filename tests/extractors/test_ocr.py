@@ -204,6 +204,25 @@ def test_rapidocr_reads_a_page_scanned_upside_down(
     assert abs(price.box[1] - (h - upright.box[3])) < 6
 
 
+def test_packed_batches_hold_lines_of_similar_width() -> None:
+    from extractors.ocr.rapid import PackedRecognizer
+
+    packer = PackedRecognizer(None, max_batch=3, spread=1.3)
+    ratios = [20.0, 1.5, 1.6, 8.0, 1.4, 9.0, 1.7, 1.45, 25.0]
+    batches = packer.batches(ratios)
+    assert batches == [[4, 7, 1], [2, 6], [3, 5], [0, 8]]
+    assert sorted(i for batch in batches for i in batch) == list(range(len(ratios)))
+    for batch in batches:
+        assert max(ratios[i] for i in batch) <= 1.3 * min(ratios[i] for i in batch)
+
+
+def test_packed_recognition_reads_the_page_as_rapidocr_batching_does(
+    rapid_page: list[Line], page_image: np.ndarray
+) -> None:
+    plain = get_backend("rapidocr", threads=2, rec_packing=False)
+    assert printed(plain.recognise(page_image)) == printed(rapid_page) == PAGE_EXPECTED
+
+
 def test_rapidocr_finds_nothing_on_a_blank_page(rapid: OcrBackend) -> None:
     assert rapid.recognise(np.full((600, 400, 3), 255, dtype=np.uint8)) == []
 
