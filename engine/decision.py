@@ -16,7 +16,7 @@ from engine import expr as E
 from engine.case import Case, validate_form
 from engine.evaluate import Checked, Evaluator, Status, check_all
 from engine.facts import DocumentFacts, Facts, gather_facts
-from engine.model import PLACEHOLDER, Output
+from engine.model import PLACEHOLDER, Output, Ruleset
 from engine.ports import RegistryPort
 from engine.program import Program
 
@@ -278,6 +278,35 @@ def _collector_paused(size: int) -> Iterator[None]:
         gc.enable()
 
 
+_APPLICANT_TITLES = {"name": "申请人名称", "id_number": "申请人身份证号码", "credit_code": "统一社会信用代码"}
+
+
+def title_of(rs: Ruleset, dotted: str) -> str:
+    """The Chinese title of a fact path for people to read (a form field, a document field, a
+    derived value, a look-up...); the path itself when nothing names it."""
+    head, _, rest = dotted.partition(".")
+    first = rest.split(".")[0] if rest else ""
+    if head == "form" and first in rs.fields:
+        return rs.fields[first].title
+    if head == "applicant":
+        return _APPLICANT_TITLES.get(first, "申请人信息")
+    if head == "params" and first in rs.parameters:
+        return rs.parameters[first].title
+    if head == "documents":
+        for m in rs.materials:
+            if m.document_kind == first:
+                field_name = rest.split(".")[1] if rest.count(".") else ""
+                spec = m.fields.get(field_name)
+                return f"{m.title}中的{spec.title}" if spec is not None else m.title
+    if head in rs.derived:
+        return rs.derived[head].title
+    if head in rs.lookups:
+        return rs.lookups[head].title
+    if head in rs.tables:
+        return rs.tables[head].title
+    return dotted
+
+
 def assemble(
     program: Program,
     *,
@@ -333,7 +362,11 @@ def assemble(
                 _built(Reason, condition=spec.id, status="fail", message=message, basis=spec.basis)
             )
         elif status == "unknown":
-            why = f"缺少或无法读取：{'、'.join(ck.missing)}" if ck.missing else (ck.problem or "数据无法判断")
+            why = (
+                f"缺少或无法读取：{'、'.join(title_of(rs, m) for m in ck.missing)}"
+                if ck.missing
+                else (ck.problem or "数据无法判断")
+            )
             details = _document_problems(sources, ck.missing)
             if details:
                 why += "；" + "；".join(details)

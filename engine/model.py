@@ -181,6 +181,9 @@ class Output(_Strict):
     title: str
     expr: Expr
     type: OutputType
+    labels: dict[str, str] | None = None
+    """For coded string outputs: code → the Chinese wording printed on documents (the decision keeps
+    the code)."""
 
 
 class Ruleset(_Strict):

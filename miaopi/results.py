@@ -154,6 +154,8 @@ def _output_text(out: Output, value: Any) -> str:
             return str(value)
     if out.type == "boolean":
         return "是" if value is True else "否" if value is False else str(value)
+    if out.labels and str(value) in out.labels:
+        return out.labels[str(value)]
     return str(value)
 
 

@@ -220,7 +220,7 @@ def test_missing_population_record_fails_the_status_and_makes_the_name_unknown()
     assert (
         name.sources["person.name"]["registry"] == "population" and name.sources["person.name"]["keys"] == []
     )
-    assert "person.name" in reason(d, "applicant_name_matches")
+    assert "申请人户籍信息" in reason(d, "applicant_name_matches")  # the look-up by its title
     assert condition(d, "applicant_registered").values == {"person_status": "not_found"}
 
 
