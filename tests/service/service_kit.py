@@ -73,6 +73,18 @@ def make_env(settings: Settings) -> Env:
     return env
 
 
+def open_env(settings: Settings) -> Env:
+    """Services on a database made by make_env (a copy of it), with its users."""
+    services = wf.create_services(settings)
+    env = Env(settings=settings, services=services)
+    with services.sessions() as session:
+        for user_id in USERS:
+            user = session.get(User, user_id)
+            assert user is not None
+            env.users[user_id] = user
+    return env
+
+
 def item_of(case_name: str) -> str:
     return "deed-tax" if case_name.startswith("dt-") else "safety-permit-renewal"
 
