@@ -406,6 +406,15 @@ def _reason_rows(reasons: list[Reason], start: int = 1) -> list[list[str]]:
     return rows
 
 
+REVIEWER = "reviewer"
+"""The condition id of the reason an approver gives when deciding after review."""
+
+
+def _by_reviewer(c: _Common, r: Reason) -> bool:
+    """A reason the approver gave (after review, their comment is itself a ground)."""
+    return c.review is not None and r.condition == REVIEWER
+
+
 def _on_fail(d: Decision) -> dict[str, str]:
     return {x.id: x.on_fail for x in d.conditions}
 
@@ -416,7 +425,11 @@ def _correction_notice(c: _Common) -> RenderedResult:
         raise ResultError(f"办件结果为 {d.outcome}，不能出具一次性告知单", path="decision.outcome")
     effect = _on_fail(d)
     materials = [r for r in d.reasons if r.status == "missing_material"]
-    to_correct = [r for r in d.reasons if r.status == "fail" and effect.get(r.condition) == "return"]
+    to_correct = [
+        r
+        for r in d.reasons
+        if r.status == "fail" and (effect.get(r.condition) == "return" or _by_reviewer(c, r))
+    ]
     others = [r for r in d.reasons if r not in materials and r not in to_correct]
     if not materials and not to_correct:
         raise ResultError("退回补正的决定中没有需补正的材料或退回理由", path="decision.reasons")
@@ -480,7 +493,11 @@ def _refusal_notice(c: _Common) -> RenderedResult:
     if d.outcome != "rejected":
         raise ResultError(f"办件结果为 {d.outcome}，不能出具不予受理/不予许可文书", path="decision.outcome")
     effect = _on_fail(d)
-    grounds = [r for r in d.reasons if r.status == "fail" and effect.get(r.condition) == "reject"]
+    grounds = [
+        r
+        for r in d.reasons
+        if r.status == "fail" and (effect.get(r.condition) == "reject" or _by_reviewer(c, r))
+    ]
     if not grounds:
         raise ResultError("不予受理/不予许可的决定中没有可据以拒绝的理由", path="decision.reasons")
     others = [r for r in d.reasons if r not in grounds]

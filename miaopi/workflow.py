@@ -31,7 +31,7 @@ from engine.expr import suggest
 from engine.program import Program, build_program
 from extractors.errors import DocumentError
 from extractors.sniff import sniff
-from miaopi import sla
+from miaopi import results, sla
 from miaopi.documents import DocumentReader
 from miaopi.errors import Conflict, Forbidden, InvalidRequest, NotFound, TooLarge, UnsupportedDocument
 from miaopi.masking import mask_id, mask_name
@@ -845,7 +845,6 @@ def _issue_result(
     now: datetime,
     review: str | None = None,
 ) -> ResultRow:
-    from miaopi import results
 
     code = results.normalize_code(results.new_verification_code())
     base = services.settings.public_base_url.rstrip("/")
@@ -1150,13 +1149,15 @@ def _human_decision(
     decision = Decision.model_validate(engine_json)
     update_: dict[str, Any] = {"outcome": outcome, "decided_at": now.astimezone(CHINA_TZ).isoformat()}
     if outcome != "approved":
-        update_["reasons"] = [*decision.reasons, Reason(condition="reviewer", status="fail", message=comment)]
+        update_["reasons"] = [
+            *decision.reasons,
+            Reason(condition=results.REVIEWER, status="fail", message=comment),
+        ]
     return decision.model_copy(update=update_)
 
 
 # -- results and verification ----------------------------------------------------------------------------
 def verify_result(session: Session, *, code: str) -> dict[str, Any]:
-    from miaopi import results
 
     if not results.is_well_formed(code):
         raise NotFound("核验码格式不正确")
@@ -1175,7 +1176,6 @@ def verify_result(session: Session, *, code: str) -> dict[str, Any]:
 
 
 def result_pdf(services: Services, session: Session, *, user: User, code: str) -> tuple[ResultRow, bytes]:
-    from miaopi import results
 
     row = session.get(ResultRow, results.normalize_code(code)) if results.is_well_formed(code) else None
     if row is None:

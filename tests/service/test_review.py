@@ -283,3 +283,31 @@ def test_a_review_decided_after_a_rollback_renders_under_the_engines_version(
     view = client.get(f"/api/v1/cases/{REVIEW_DT}", headers=auth("approver")).json()
     assert view["ruleset"]["version"] == "2024.16.3" and view["outcome"] == "approved"
     assert [res["kind"] for res in view["results"]] == ["approval"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind", "title"),
+    [("reject", "refusal_notice", "不予受理通知书"), ("return", "correction_notice", "一次性告知单")],
+)
+def test_an_approver_may_reject_or_return_and_the_notice_carries_their_comment(
+    env: Env, client: TestClient, outcome: str, kind: str, title: str
+) -> None:
+    import io
+
+    import pdfplumber
+
+    tid = _review_task(env)
+    assert client.post(f"/api/v1/tasks/{tid}/claim", headers=auth("approver")).status_code == 200
+    comment = "经电话核实，申请人与备案买受人不是同一人"
+    done = client.post(
+        f"/api/v1/tasks/{tid}/decide", json={"outcome": outcome, "comment": comment}, headers=auth("approver")
+    )
+    assert done.status_code == 200, done.text
+    view = client.get(f"/api/v1/cases/{REVIEW_DT}", headers=auth("applicant")).json()
+    assert view["outcome"] == {"reject": "rejected", "return": "returned"}[outcome]
+    [result] = view["results"]
+    assert result["kind"] == kind and result["title"] == title
+    pdf = client.get(f"/api/v1/results/{result['code']}/pdf", headers=auth("applicant")).content
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        text = "".join((page.extract_text() or "") for page in doc.pages).replace("\n", "")
+    assert title in text and comment in text
