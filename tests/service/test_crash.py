@@ -111,8 +111,7 @@ def test_sigkilled_workers_lose_nothing_and_decide_nothing_twice(env: Env, tmp_p
 
 
 def test_the_api_stays_up_while_a_supervised_worker_is_killed(env: Env) -> None:
-    """The worker is killed while it decides (cases queued before the app starts). Killing it while it
-    idles in the wake-up event's wait hangs the next submission: see the report on WorkerSupervisor."""
+    """The worker is killed while it decides (cases queued before the app starts)."""
     names = _document_free_cases(30)
     case_ids = [submit(env, name) for name in names]
     settings = env.settings.model_copy(update={"lease_seconds": 2.0, "worker_poll_s": 0.1})
@@ -145,3 +144,30 @@ def test_the_api_stays_up_while_a_supervised_worker_is_killed(env: Env) -> None:
         decisions = Counter(session.scalars(select(DecisionRow.case_id)).all())
         assert audit.verify(session).ok
     assert decisions == Counter([*case_ids, "after-the-restart"])
+
+
+def test_a_worker_killed_while_idle_does_not_stall_the_api(env: Env) -> None:
+    """Killed while it waits for work: nothing it shared with the API is left locked, so the next
+    submission's wake-up returns at once and the replacement worker decides the case."""
+    settings = env.settings.model_copy(update={"lease_seconds": 2.0, "worker_poll_s": 0.2})
+    supervisor = WorkerSupervisor(settings, processes=1)
+    app = create_app(settings, services=env.services, supervisor=supervisor)
+    with TestClient(app) as client:
+        time.sleep(1.0)  # the worker has started and found nothing to do: it is waiting
+        for round_ in range(3):
+            [pid] = supervisor.pids
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.3)
+            extra = {**sample("dt-01-only-home-small"), "case_id": f"idle-kill-{round_}"}
+            started = time.monotonic()
+            r = client.post("/api/v1/cases", json=extra, headers=auth("applicant"), params={"wait": 20})
+            assert r.status_code in (201, 202), r.text
+            assert client.get("/health").status_code == 200
+            deadline = started + 30
+            while time.monotonic() < deadline:
+                view = client.get(f"/api/v1/cases/idle-kill-{round_}", headers=auth("applicant")).json()
+                if view["status"] == "decided":
+                    break
+                time.sleep(0.1)
+            assert view["status"] == "decided" and view["outcome"] == "approved"
+        assert supervisor.restarts >= 3
