@@ -145,11 +145,11 @@ def active_version(session: Session, *, item: str, at: datetime) -> RulesetVersi
         .limit(1)
     ).first()
     if row is None:
-        items = list(session.scalars(select(RulesetVersion.item).distinct()))
+        items = sorted(set(session.scalars(select(RulesetVersion.item).distinct())))
+        if item in items:
+            raise UnknownItemError(f"事项 {item!r} 在 {at.isoformat()} 尚无生效的规则集版本", path="item")
         raise UnknownItemError(
-            f"未知事项或尚无生效版本：{item!r}（可选：{', '.join(sorted(items))}）",
-            path="item",
-            suggestion=suggest(item, items),
+            f"未知事项：{item!r}（可选：{', '.join(items)}）", path="item", suggestion=suggest(item, items)
         )
     return row
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from fastapi.testclient import TestClient
 
 from miaopi import workflow as wf
@@ -17,6 +18,10 @@ from store.workflow import User
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 DEED_TAX_DEPT = "国家税务总局成都市税务局"
+DEED_TAX_VERSION = str(
+    yaml.safe_load((ROOT / "rulesets" / "deed-tax" / "ruleset.yaml").read_text(encoding="utf-8"))["version"]
+)
+"""The deed-tax version shipped in rulesets/ (the one published on first start)."""
 PERMIT_DEPT = "四川省住房和城乡建设厅"
 SEEDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 """Rulesets are published as of this instant, so cases may be received at any later (injected) time."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_kit import Env, auth, decide_all, expected, post_multipart, sample, submit
+from service_kit import DEED_TAX_VERSION, Env, auth, decide_all, expected, post_multipart, sample, submit
 from sqlalchemy import select
 
 from miaopi import workflow as wf
@@ -46,7 +46,7 @@ PERMIT = [
 
 def _with_changed_condition(content: str) -> str:
     """The deed-tax ruleset under a new version whose name check is inverted."""
-    old_version = 'version: "2024.16.2"'
+    old_version = f'version: "{DEED_TAX_VERSION}"'
     old_when = 'when: "applicant.name == person.name"'
     assert old_version in content and old_when in content
     return content.replace(old_version, 'version: "2099.1.0"').replace(
@@ -150,7 +150,7 @@ def test_publish_is_refused_when_golden_cases_fail(env: Env) -> None:
         versions = session.scalars(
             select(wf.RulesetVersion.version).where(wf.RulesetVersion.item == "deed-tax")
         ).all()
-    assert versions == ["2024.16.2"]
+    assert versions == [DEED_TAX_VERSION]
 
 
 def test_a_submission_is_committed_before_the_answer(env: Env, client: TestClient) -> None:

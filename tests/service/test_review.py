@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_kit import DEED_TAX_DEPT, PERMIT_DEPT, Env, auth, decide_all, submit
+from service_kit import DEED_TAX_DEPT, DEED_TAX_VERSION, PERMIT_DEPT, Env, auth, decide_all, submit
 from sqlalchemy import select
 
 from miaopi import workflow as wf
@@ -259,7 +259,8 @@ def test_a_review_decided_after_a_rollback_renders_under_the_engines_version(
         content = session.scalars(
             select(wf.RulesetVersion.content).where(wf.RulesetVersion.item == "deed-tax")
         ).one()
-    newer = content.replace('version: "2024.16.2"', 'version: "2024.16.3"')
+    newer = content.replace(f'version: "{DEED_TAX_VERSION}"', 'version: "2099.0.1"')
+    assert newer != content
     wf.publish_ruleset(
         env.services,
         user=env.users["admin"],
@@ -271,7 +272,7 @@ def test_a_review_decided_after_a_rollback_renders_under_the_engines_version(
     tid = _review_task(env, now=wf.utcnow())
     assert (
         client.post("/api/v1/rulesets/deed-tax/rollback", headers=auth("rule_author")).json()["version"]
-        == "2024.16.2"
+        == DEED_TAX_VERSION
     )
     assert client.post(f"/api/v1/tasks/{tid}/claim", headers=auth("approver")).status_code == 200
     r = client.post(
@@ -281,7 +282,7 @@ def test_a_review_decided_after_a_rollback_renders_under_the_engines_version(
     )
     assert r.status_code == 200, r.text
     view = client.get(f"/api/v1/cases/{REVIEW_DT}", headers=auth("approver")).json()
-    assert view["ruleset"]["version"] == "2024.16.3" and view["outcome"] == "approved"
+    assert view["ruleset"]["version"] == "2099.0.1" and view["outcome"] == "approved"
     assert [res["kind"] for res in view["results"]] == ["approval"]
 
 
