@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select, text
 
-from api import problems
+from api import problems, web
 from api.deps import ServicesDep
 from api.metrics import Metrics
 from api.routes import router
@@ -87,4 +87,5 @@ def create_app(
     def prometheus() -> Any:
         return metrics.render()
 
+    web.install(app)
     return app

@@ -1,0 +1,110 @@
+"""Helpers for the approvers' pages' tests: a database with the shared data, users of two departments and
+sample cases decided by the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from miaopi import workflow as wf
+from miaopi.settings import PROJECT_ROOT, Settings
+from miaopi.worker import run_worker
+from store.loader import load_directory
+from store.workflow import User
+
+CHROMIUM = Path("/usr/bin/chromium")
+TAX = "国家税务总局成都市税务局"
+CONSTRUCTION = "四川省住房和城乡建设厅"
+PASSWORD = "审批-密码-2026"
+SAMPLES = PROJECT_ROOT / "samples"
+
+OVERDUE = "dt-22-name-mismatch"
+"""Reviewed, no document, submitted weeks ago: a red card."""
+WITH_CONTRACT = "dt-44-contract-price-differs"
+"""Reviewed because the scanned contract's price differs from the declared one."""
+APPROVED = "dt-01-only-home-small"
+"""Approved on commitment and sampled for a post-check."""
+OTHER_DEPARTMENT = "sp-09-enterprise-name-mismatch"
+
+
+@dataclass
+class WebEnv:
+    settings: Settings
+    services: wf.Services
+    tokens: dict[str, str]
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} is missing (apt-get install chromium; .ci/run installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI is set, so the browser tests must run")
+    pytest.skip(message)
+
+
+def _case(name: str) -> tuple[dict[str, object], list[wf.Upload]]:
+    path = next(SAMPLES.glob(f"*/cases/{name}.json"))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    uploads = [
+        wf.Upload(name=d["path"], data=(path.parent / d["path"]).read_bytes()) for d in data["documents"]
+    ]
+    return data, uploads
+
+
+def build_env(root: Path, *, cases: list[str]) -> WebEnv:
+    """A fresh SQLite database and file store with the shared data, users and the decided `cases`."""
+    settings = Settings(
+        database_url=f"sqlite:///{root / 'miaopi.db'}",
+        files_dir=root / "files",
+        web_secret="tests-web-secret",
+        post_check_rate=1.0,
+        ocr_threads=1,
+        public_base_url="http://127.0.0.1",
+    )
+    services = wf.create_services(settings)
+    now = wf.utcnow()
+    wf.seed_rulesets(services, now=now - timedelta(days=90))
+    load_directory(services.engine, SAMPLES / "shared-data")
+    users = [
+        ("tax", "王审批", "approver", TAX),
+        ("tax2", "李审批", "approver", TAX),
+        ("build", "赵审批", "approver", CONSTRUCTION),
+        ("citizen", "申请人", "applicant", None),
+    ]
+    tokens = {}
+    for user_id, name, role, department in users:
+        _user, tokens[user_id] = wf.add_user(
+            services,
+            user_id=user_id,
+            display_name=name,
+            role=role,
+            department=department,
+            password=PASSWORD,
+            now=now,
+        )
+    with services.sessions() as session:
+        applicant = session.get(User, "citizen")
+    assert applicant is not None
+    for name in cases:
+        data, uploads = _case(name)
+        received = now - timedelta(days=30) if name == OVERDUE else now
+        wf.submit_case(
+            services, user=applicant, data=data, uploads=uploads, idempotency_key=None, now=received
+        )
+    assert run_worker(settings, idle_exit=True) == len(cases)
+    return WebEnv(settings=settings, services=services, tokens=tokens)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
