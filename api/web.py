@@ -231,6 +231,13 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def _output_text(labels: dict[str, str] | None, value: Any) -> str:
+    """A computed output as printed: coded values in their Chinese wording."""
+    if labels and str(value) in labels:
+        return labels[str(value)]
+    return _show(value)
+
+
 def _days_left(due: datetime, now: datetime) -> str:
     left = sla.working_days_left(due, now)
     if left < 0:
@@ -850,7 +857,7 @@ def _case_page(
     outputs = []
     for name, value in (decision.get("outputs") or {}).items():
         out = ruleset.outputs.get(name) if ruleset else None
-        outputs.append((out.title if out else name, _show(value)))
+        outputs.append((out.title if out else name, _output_text(out.labels if out else None, value)))
     tasks = []
     for t in session.scalars(select(TaskRow).where(TaskRow.case_id == row.id).order_by(TaskRow.id)):
         tv = wf.task_view(t, now=now)
@@ -1074,7 +1081,7 @@ def verify_form(request: Request, session: SessionDep, code: str | None = None) 
 
 
 @router.get("/verify/{code}", response_class=HTMLResponse)
-def verify(code: str, request: Request, session: SessionDep) -> Response:
+def verify(code: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
     web_session(request, session)
     try:
         result = wf.verify_result(session, code=code)
@@ -1086,11 +1093,12 @@ def verify(code: str, request: Request, session: SessionDep) -> Response:
             status=exc.status,
         )
     grants = result.get("grants") or {}
-    outputs = [
-        (o.get("title", k), _show(o.get("value")))
-        for k, o in (grants.get("outputs") or {}).items()
-        if isinstance(o, dict)
-    ]
+    ruleset = _ruleset_by_sha(services, session, (grants.get("ruleset") or {}).get("sha256"))
+    outputs = []
+    for k, o in (grants.get("outputs") or {}).items():
+        if isinstance(o, dict):
+            spec = ruleset.outputs.get(k) if ruleset else None
+            outputs.append((o.get("title", k), _output_text(spec.labels if spec else None, o.get("value"))))
     return _render(
         request,
         "verify.html",

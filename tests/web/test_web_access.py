@@ -263,6 +263,7 @@ def test_verify_is_public(client: TestClient, env: WebEnv) -> None:
     assert r.status_code == 200
     assert "真实有效" in r.text
     assert "契税完税证明" in r.text
+    assert "家庭唯一住房优惠" in r.text  # coded outputs in their Chinese wording
     r = client.get(f"/verify?code={code.lower()}")
     assert r.status_code == 303
     assert client.get(r.headers["location"]).status_code == 200
@@ -270,3 +271,29 @@ def test_verify_is_public(client: TestClient, env: WebEnv) -> None:
     assert r.status_code == 404
     assert "未通过核验" in r.text
     assert client.get("/verify").status_code == 200
+
+
+def test_post_check_revoke_withdraws_the_result(client: TestClient, env: WebEnv) -> None:
+    csrf = sign_in(client, "tax")
+    task = task_of(env, APPROVED, "post_check")
+    page = client.get(f"/cases/{APPROVED}")
+    assert "事后核查任务" in page.text
+    assert client.post(f"/tasks/{task.id}/claim", data={"csrf": csrf}).status_code == 303
+    page = client.get(f"/cases/{APPROVED}")
+    assert "核查无误" in page.text and "撤销审批结果" in page.text
+    r = client.post(
+        f"/tasks/{task.id}/decide", data={"csrf": csrf, "outcome": "approve", "comment": "不适用"}
+    )
+    assert r.status_code == 422
+    assert "处理结果只能是" in r.text
+    r = client.post(
+        f"/tasks/{task.id}/decide",
+        data={"csrf": csrf, "outcome": "revoke", "comment": "核查发现配偶名下另有住房，承诺不实"},
+    )
+    assert r.status_code == 303
+    page = client.get(r.headers["location"])
+    assert "已撤销" in page.text
+    with env.services.sessions() as session:
+        code = session.scalars(select(ResultRow.code).where(ResultRow.case_id == APPROVED)).one()
+    verdict = client.get(f"/verify/{code}")
+    assert "已被撤销" in verdict.text
