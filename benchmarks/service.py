@@ -149,6 +149,18 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 120
     raise RuntimeError("miaopi serve did not become healthy in time")
 
 
+def _first_request(server: Server, case: dict[str, Any]) -> None:
+    import httpx
+
+    r = httpx.post(
+        f"{server.base}/api/v1/decide",
+        json=case,
+        timeout=120,
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
+    r.raise_for_status()
+
+
 def document_free_cases(item: str = "deed-tax") -> list[dict[str, Any]]:
     cases = []
     for path in sorted((ROOT / "samples" / item / "cases").glob("*.json")):
@@ -220,6 +232,7 @@ def run_http_decide(
     series: dict[str, list[dict[str, Any]]] = {}
     for backend in backends:
         with running_service(backend=backend, workers=0) as server:
+            _first_request(server, cases[0])  # starts the rule-engine process before any load
             asyncio.run(
                 _offered_load(server.base, server.token, cases, rate=50, seconds=warmup / 50, timeout=30)
             )
