@@ -51,7 +51,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not paddle"  # the paddle tests run in make test-paddle
 
 golden: $(STAMP)
 	$(BIN)/miaopi lint rulesets

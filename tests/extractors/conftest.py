@@ -56,3 +56,11 @@ def paddle(paddle_cache: Path) -> OcrBackend:
         backend = get_backend("paddleocr", threads=2, cache_dir=paddle_cache)
     assert attempts == []
     return backend
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need the paddleocr backend carry the `paddle` marker: `make unit` leaves them to
+    `make test-paddle`, which runs them in .venv-paddle (where a missing paddleocr fails them)."""
+    for item in items:
+        if {"paddle", "paddle_cache"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.paddle)
