@@ -970,20 +970,15 @@ def claim_task(services: Services, *, user: User, task_id: int, now: datetime) -
             last = task.last_activity_at or task.claimed_at or now
             if last > now - idle:
                 raise Conflict(f"任务已由 {previous} 认领", claimed_by=previous)
-        took = _changed(
+        _set_task(
             session,
-            update(TaskRow)
-            .where(TaskRow.id == task_id, TaskRow.version == task.version)
-            .values(
-                status="claimed",
-                claimed_by=user.id,
-                claimed_at=now,
-                last_activity_at=now,
-                version=task.version + 1,
-            ),
+            task,
+            "任务刚被他人认领，请刷新",
+            status="claimed",
+            claimed_by=user.id,
+            claimed_at=now,
+            last_activity_at=now,
         )
-        if took != 1:
-            raise Conflict("任务刚被他人认领，请刷新")
         # `task` already shows the new state here (the ORM update synchronises it): decide by `previous`
         action = "task.taken_over" if previous not in (None, user.id) else "task.claimed"
         audit.append(
@@ -994,6 +989,23 @@ def claim_task(services: Services, *, user: User, task_id: int, now: datetime) -
             at=now,
             detail={"task": task_id, "previous": previous},
         )
+    return _reload_task(services, task_id)
+
+
+def _set_task(session: Session, task: TaskRow, conflict: str, **values: Any) -> None:
+    """Compare-and-set on the task's version: exactly one of two concurrent changes wins; the other
+    gets a Conflict with `conflict` as its message."""
+    took = _changed(
+        session,
+        update(TaskRow)
+        .where(TaskRow.id == task.id, TaskRow.version == task.version)
+        .values(**values, version=task.version + 1),
+    )
+    if took != 1:
+        raise Conflict(conflict)
+
+
+def _reload_task(services: Services, task_id: int) -> TaskRow:
     with services.sessions() as session:
         fresh = session.get(TaskRow, task_id)
         assert fresh is not None
@@ -1005,20 +1017,15 @@ def release_task(services: Services, *, user: User, task_id: int, now: datetime)
         task = _task_for(session, user=user, task_id=task_id)
         if task.status != "claimed" or task.claimed_by != user.id:
             raise Conflict("只能释放自己认领的任务")
-        took = _changed(
+        _set_task(
             session,
-            update(TaskRow)
-            .where(TaskRow.id == task_id, TaskRow.version == task.version)
-            .values(
-                status="open",
-                claimed_by=None,
-                claimed_at=None,
-                last_activity_at=now,
-                version=task.version + 1,
-            ),
+            task,
+            "任务状态已变化，请刷新",
+            status="open",
+            claimed_by=None,
+            claimed_at=None,
+            last_activity_at=now,
         )
-        if took != 1:
-            raise Conflict("任务状态已变化，请刷新")
         audit.append(
             session,
             actor=user.id,
@@ -1027,10 +1034,7 @@ def release_task(services: Services, *, user: User, task_id: int, now: datetime)
             at=now,
             detail={"task": task_id},
         )
-    with services.sessions() as session:
-        fresh = session.get(TaskRow, task_id)
-        assert fresh is not None
-        return fresh
+    return _reload_task(services, task_id)
 
 
 def decide_task(
@@ -1055,22 +1059,17 @@ def decide_task(
             raise Conflict("任务已办结")
         if task.status != "claimed" or task.claimed_by != user.id:
             raise Conflict("请先认领任务再作出决定")
-        took = _changed(
+        _set_task(
             session,
-            update(TaskRow)
-            .where(TaskRow.id == task_id, TaskRow.version == task.version)
-            .values(
-                status="done",
-                outcome=allowed[outcome],
-                comment=comment,
-                decided_by=user.id,
-                decided_at=now,
-                last_activity_at=now,
-                version=task.version + 1,
-            ),
+            task,
+            "任务状态已变化，请刷新",
+            status="done",
+            outcome=allowed[outcome],
+            comment=comment,
+            decided_by=user.id,
+            decided_at=now,
+            last_activity_at=now,
         )
-        if took != 1:
-            raise Conflict("任务状态已变化，请刷新")
         row = session.get(CaseRow, task.case_id)
         assert row is not None
         audit.append(
@@ -1116,10 +1115,7 @@ def decide_task(
                 at=now,
                 detail={"comment": comment},
             )
-    with services.sessions() as session:
-        fresh = session.get(TaskRow, task_id)
-        assert fresh is not None
-        return fresh
+    return _reload_task(services, task_id)
 
 
 def _human_decision(
