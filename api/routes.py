@@ -30,6 +30,10 @@ from store import audit
 from store.workflow import CaseRow, TaskRow, User
 
 router = APIRouter(prefix="/api/v1")
+SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "重复提交，返回已受理的案件"},
+    201: {"description": "已受理并已作出决定"},
+}
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=200, description="重试时返回同一案件，不会重复受理"),
@@ -91,10 +95,7 @@ async def _submit(
     response_model=CaseAccepted,
     status_code=202,
     summary="提交案件（仅表单，无附件）",
-    responses={
-        200: {"description": "重复提交，返回已受理的案件"},
-        201: {"description": "已受理并已作出决定"},
-    },
+    responses=SUBMIT_RESPONSES,
 )
 async def submit_json(
     request: Request,
@@ -113,10 +114,7 @@ async def submit_json(
     response_model=CaseAccepted,
     status_code=202,
     summary="提交案件及材料文件（multipart）",
-    responses={
-        200: {"description": "重复提交，返回已受理的案件"},
-        201: {"description": "已受理并已作出决定"},
-    },
+    responses=SUBMIT_RESPONSES,
 )
 async def submit_multipart(
     request: Request,
