@@ -284,7 +284,6 @@ def publish_ruleset(
 def _run_golden(services: Services) -> Any:
     def run(program: Program) -> list[str]:
         from miaopi.golden import run_golden
-        from store.registry import SqlRegistry
 
         samples = services.settings.samples_dir / program.item
         if not (samples / "expected.json").is_file():
