@@ -46,7 +46,8 @@ class ReplayRegistry:
     def _key(
         registry: str, match: Mapping[str, Sequence[Any]]
     ) -> tuple[str, tuple[tuple[str, tuple[Any, ...]], ...]]:
-        return registry, tuple(sorted((col, tuple(vals)) for col, vals in match.items()))
+        # a step builds its match in a fixed column order, so the key needs no sorting
+        return registry, tuple([(col, tuple(vals)) for col, vals in match.items()])
 
     def find(self, registry: str, match: Mapping[str, Sequence[Any]]) -> list[Row]:
         key = self._key(registry, match)

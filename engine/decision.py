@@ -3,6 +3,7 @@ once (一次性告知); the outcome; the outputs, money as strings rounded half 
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,10 +16,10 @@ from pydantic import BaseModel, ConfigDict
 from engine import expr as E
 from engine.case import Case, validate_form
 from engine.evaluate import Checked, Evaluator, Status, check_all
-from engine.facts import DocumentFacts, Facts, gather_facts
+from engine.facts import DECLARED_HEADS, DocumentFacts, Facts, gather_facts
 from engine.model import PLACEHOLDER, Output, Ruleset
 from engine.ports import RegistryPort
-from engine.program import Program
+from engine.program import CompiledCondition, Program
 
 Outcome = Literal["approved", "review", "returned", "rejected"]
 FEN = Decimal("0.01")
@@ -91,12 +92,34 @@ _FIELD_COUNT: dict[type[BaseModel], int] = {
 }
 
 
+def _templates() -> dict[type[BaseModel], dict[str, Any] | None]:
+    """Per model, every field in order with its default, when all defaults are immutable values
+    (None, numbers, strings) that instances may share; None when some default must be made anew."""
+    out: dict[type[BaseModel], dict[str, Any] | None] = {}
+    for cls in _FIELD_COUNT:
+        template: dict[str, Any] | None = {}
+        for name, info in cls.model_fields.items():
+            default = None if info.is_required() else info.default
+            if info.default_factory is not None or not isinstance(default, str | int | float | None):
+                template = None
+                break
+            template[name] = default  # type: ignore[index]
+        out[cls] = template
+    return out
+
+
+_TEMPLATES = _templates()
+
+
 def _built(cls: type[_M], **fields: Any) -> _M:
     """A model from values the engine produced and typed itself, not validated again: what
     `model_construct` does (fields not given take their default and stay unset), without its
     per-field bookkeeping. The decision tests check the result equals the validated model."""
     if len(fields) == _FIELD_COUNT[cls]:
         data = fields
+    elif (template := _TEMPLATES[cls]) is not None:
+        data = template.copy()
+        data.update(fields)
     else:
         data = {
             name: fields[name] if name in fields else info.get_default(call_default_factory=True)
@@ -108,6 +131,12 @@ def _built(cls: type[_M], **fields: Any) -> _M:
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj
+
+
+@functools.lru_cache(maxsize=16)
+def _isoformat(now: datetime) -> str:
+    """`now` as text; a batch shares one `now`, so it is formatted once."""
+    return now.isoformat()
 
 
 def display(value: Any) -> Any:
@@ -307,6 +336,40 @@ def title_of(rs: Ruleset, dotted: str) -> str:
     return dotted
 
 
+_ConditionPlan = tuple[
+    CompiledCondition,
+    dict[str, Any],
+    tuple[tuple[str, "dict[str, Any] | None"], ...],
+    tuple[tuple[str, tuple[str, ...]], ...],
+]
+
+
+def _assembly_plan(program: Program) -> tuple[_ConditionPlan, ...]:
+    """What `assemble` needs of each condition that does not depend on the case: the fixed fields
+    of its result, the paths it cites (with the source already settled for declared values, which
+    depends on the path alone) and the shown values' split paths. Built once per program."""
+    declared = Facts(env={}, sources={})
+    plan = []
+    for cc in program.conditions:
+        spec = cc.spec
+        template = {
+            "id": spec.id,
+            "title": spec.title,
+            "status": None,
+            "on_fail": spec.on_fail,
+            "values": None,
+            "sources": None,
+            "basis": spec.basis,
+            "missing": None,
+            "note": None,
+        }
+        cited = tuple(
+            (p, declared.source_of(p) if p.partition(".")[0] in DECLARED_HEADS else None) for p in cc.cited
+        )
+        plan.append((cc, template, cited, cc.shown_parts))
+    return tuple(plan)
+
+
 def assemble(
     program: Program,
     *,
@@ -323,34 +386,39 @@ def assemble(
     conditions: list[ConditionResult] = []
     reasons: list[Reason] = []
     cited_sources: dict[str, Any] = {}
-    for cc, ck, status in zip(program.conditions, checked, statuses, strict=True):
+    source_of, unknown = facts.source_of, E.MISSING
+    plan: tuple[_ConditionPlan, ...] = program.memo("assembly", _assembly_plan)
+    for (cc, template, cited_paths, shown_parts), ck, status in zip(plan, checked, statuses, strict=True):
         spec = cc.spec
         cited = ck.values
-        if cc.shown:
-            cited = {**cited, **{p: E.resolve(env, p.split(".")) for p in cc.shown}}
-        values = {p: display(v) for p, v in cited.items() if v is not E.MISSING}
+        if shown_parts:
+            cited = cited.copy()
+            for p, parts in shown_parts:
+                cited[p] = E.resolve(env, parts)
+        values = {}
+        for p, v in cited.items():
+            kind = type(v)
+            if kind is str or kind is bool or v is None:
+                values[p] = v
+            elif kind is Decimal:
+                values[p] = format(v, "f")
+            elif v is not unknown:
+                values[p] = display(v)
         sources = {}
-        for p in cc.cited:
-            src = cited_sources.get(p)
-            if src is None:
-                src = cited_sources[p] = facts.source_of(p)
-            sources[p] = src
+        for p, fixed in cited_paths:
+            if fixed is None:
+                fixed = cited_sources.get(p)
+                if fixed is None:
+                    fixed = cited_sources[p] = source_of(p)
+            sources[p] = fixed
+        data = template.copy()
+        data["status"] = status
+        data["values"] = values
+        data["sources"] = sources
+        data["missing"] = list(ck.missing)
+        data["note"] = ck.problem
         result = _new(ConditionResult)
-        _set(
-            result,
-            "__dict__",
-            {
-                "id": spec.id,
-                "title": spec.title,
-                "status": status,
-                "on_fail": spec.on_fail,
-                "values": values,
-                "sources": sources,
-                "basis": spec.basis,
-                "missing": list(ck.missing),
-                "note": ck.problem,
-            },
-        )
+        _set(result, "__dict__", data)
         _set(result, "__pydantic_fields_set__", set(_CONDITION_FIELDS))
         _set(result, "__pydantic_extra__", None)
         _set(result, "__pydantic_private__", None)
@@ -459,5 +527,5 @@ def assemble(
         reasons=reasons,
         missing_materials=missing,
         materials=materials,
-        decided_at=now.isoformat(),
+        decided_at=_isoformat(now),
     )

@@ -14,10 +14,11 @@ it propagates through every operation, so a condition that needs it is *unknown*
 from __future__ import annotations
 
 import calendar
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -454,8 +455,11 @@ def _truth(v: Any) -> Any:
     return MISSING if v is None else bool(v)
 
 
-def evaluate(node: Node, env: Env) -> Any:
-    """Evaluate an expression over facts (three-valued: MISSING propagates)."""
+def interpret(node: Node, env: Env) -> Any:
+    """Evaluate an expression by walking its tree: the definition of the language's semantics.
+
+    `evaluate` runs the same expression compiled to closures (engine.expr_compile); the
+    differential tests hold the two equal on random expressions and on every ruleset's."""
     kind = type(node)
     if kind is Path:
         return resolve(env, node.parts)  # type: ignore[union-attr]
@@ -464,15 +468,15 @@ def evaluate(node: Node, env: Env) -> Any:
     if kind is Binary:
         return _binary(node, env)  # type: ignore[arg-type]
     if kind is Call:
-        return FUNCTIONS[node.name](*[evaluate(a, env) for a in node.args])  # type: ignore[union-attr]
+        return FUNCTIONS[node.name](*[interpret(a, env) for a in node.args])  # type: ignore[union-attr]
     if isinstance(node, Literal):
         return node.value
     if isinstance(node, Path):
         return resolve(env, node.parts)
     if isinstance(node, ListExpr):
-        return [evaluate(i, env) for i in node.items]
+        return [interpret(i, env) for i in node.items]
     if isinstance(node, Unary):
-        v = evaluate(node.operand, env)
+        v = interpret(node.operand, env)
         if node.op == "not":
             t = _truth(v)
             return MISSING if t is MISSING else not t
@@ -482,7 +486,7 @@ def evaluate(node: Node, env: Env) -> Any:
     if isinstance(node, Binary):
         return _binary(node, env)
     if isinstance(node, Call):
-        args = [evaluate(a, env) for a in node.args]
+        args = [interpret(a, env) for a in node.args]
         return FUNCTIONS[node.name](*args)
     if isinstance(node, Comprehension):
         return _comprehension(node, env)
@@ -491,12 +495,12 @@ def evaluate(node: Node, env: Env) -> Any:
 
 def _binary(node: Binary, env: Env) -> Any:
     if node.op in ("and", "or"):
-        left = _truth(evaluate(node.left, env))
+        left = _truth(interpret(node.left, env))
         if node.op == "and" and left is False:
             return False
         if node.op == "or" and left is True:
             return True
-        right = _truth(evaluate(node.right, env))
+        right = _truth(interpret(node.right, env))
         if node.op == "and":
             if right is False:
                 return False
@@ -504,8 +508,8 @@ def _binary(node: Binary, env: Env) -> Any:
         if right is True:
             return True
         return MISSING if MISSING in (left, right) else False
-    a = evaluate(node.left, env)
-    b = evaluate(node.right, env)
+    a = interpret(node.left, env)
+    b = interpret(node.right, env)
     if node.op in COMPARISONS:
         return compare(node.op, a, b)
     if node.op == "in":
@@ -518,8 +522,6 @@ def _binary(node: Binary, env: Env) -> Any:
     if a is MISSING or b is MISSING or a is None or b is None:
         return MISSING
     if node.op in ("+", "-") and isinstance(a, date) and isinstance(b, Decimal):
-        from datetime import timedelta
-
         days = int(b) if node.op == "+" else -int(b)
         return a + timedelta(days=days)
     if not (isinstance(a, Decimal) and isinstance(b, Decimal)):
@@ -536,7 +538,7 @@ def _binary(node: Binary, env: Env) -> Any:
 
 
 def _comprehension(node: Comprehension, env: Env) -> Any:
-    source = evaluate(node.source, env)
+    source = interpret(node.source, env)
     if source is MISSING:
         return MISSING
     if not isinstance(source, list):
@@ -547,7 +549,7 @@ def _comprehension(node: Comprehension, env: Env) -> Any:
     results: list[Any] = []
     for item in source:
         scope = {**env, node.var: item}
-        results.append(_truth(evaluate(node.predicate, scope)))
+        results.append(_truth(interpret(node.predicate, scope)))
     if node.func == "select":
         if MISSING in results:
             return MISSING
@@ -737,3 +739,258 @@ FUNCTION_ARITY: dict[str, tuple[int, int]] = {
     "known": (1, 1),
 }
 COMPREHENSIONS = ("count", "any", "all", "select")
+
+
+# --------------------------------------------------------------------------- compiled evaluation
+#
+# `interpret` walks the tree on every call. A ruleset's expressions are fixed once it is loaded, so
+# `evaluate` compiles each one to nested closures the first time it is seen (the operator chosen,
+# the path split, a comprehension's free parameters found, all at compile time) and calls those.
+# Variables bound by a comprehension live in a small `scope` dict beside the facts instead of a copy
+# of the whole environment per list item. The semantics are `interpret`'s, case for case; the
+# differential tests (tests/engine/test_expr_compiled.py) hold them equal.
+
+Compiled = Callable[[Env, Mapping[str, Any]], Any]
+_NO_SCOPE: Mapping[str, Any] = {}
+_COMPILED: dict[int, tuple[Node, Callable[[Env], Any]]] = {}
+_COMPILED_MAX = 20_000
+
+
+def evaluate(node: Node, env: Env) -> Any:
+    """Evaluate an expression over facts (three-valued: MISSING propagates)."""
+    entry = _COMPILED.get(id(node))
+    if entry is None or entry[0] is not node:
+        entry = (node, compile_expression(node))
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[id(node)] = entry
+    return entry[1](env)
+
+
+def compile_expression(node: Node) -> Callable[[Env], Any]:
+    """The expression as one function of the facts."""
+    fn = _compile(node, frozenset())
+
+    def run(env: Env) -> Any:
+        return fn(env, _NO_SCOPE)
+
+    return run
+
+
+def _compile(node: Node, bound: frozenset[str]) -> Compiled:
+    if isinstance(node, Literal):
+        value = node.value
+        return lambda env, scope: value
+    if isinstance(node, Path):
+        return _compile_path(node.parts, bound)
+    if isinstance(node, ListExpr):
+        items = [_compile(i, bound) for i in node.items]
+        return lambda env, scope: [f(env, scope) for f in items]
+    if isinstance(node, Unary):
+        return _compile_unary(node, bound)
+    if isinstance(node, Binary):
+        return _compile_binary(node, bound)
+    if isinstance(node, Call):
+        return _compile_call(node, bound)
+    if isinstance(node, Comprehension):
+        return _compile_comprehension(node, bound)
+    raise ExpressionError(f"无法求值的节点 {node!r}")
+
+
+def _compile_path(parts: tuple[str, ...], bound: frozenset[str]) -> Compiled:
+    head, rest = parts[0], parts[1:]
+    local = head in bound
+    if not rest:
+        if local:
+            return lambda env, scope: scope.get(head, MISSING)
+        return lambda env, scope: env.get(head, MISSING)
+
+    def step(value: Any) -> Any:
+        for part in rest:
+            value = value.get(part, MISSING) if type(value) is dict else _attr(value, part)
+        return value
+
+    if len(rest) == 1:
+        (only,) = rest
+
+        def one(value: Any) -> Any:
+            return value.get(only, MISSING) if type(value) is dict else _attr(value, only)
+
+        if local:
+            return lambda env, scope: one(scope.get(head, MISSING))
+        return lambda env, scope: one(env.get(head, MISSING))
+    if local:
+        return lambda env, scope: step(scope.get(head, MISSING))
+    return lambda env, scope: step(env.get(head, MISSING))
+
+
+def _compile_unary(node: Unary, bound: frozenset[str]) -> Compiled:
+    operand = _compile(node.operand, bound)
+    if node.op == "not":
+
+        def not_(env: Env, scope: Mapping[str, Any]) -> Any:
+            t = _truth(operand(env, scope))
+            return MISSING if t is MISSING else not t
+
+        return not_
+
+    def neg(env: Env, scope: Mapping[str, Any]) -> Any:
+        v = operand(env, scope)
+        if v is MISSING or not isinstance(v, Decimal):
+            return MISSING
+        return -v
+
+    return neg
+
+
+def _compile_binary(node: Binary, bound: frozenset[str]) -> Compiled:
+    left, right, op = _compile(node.left, bound), _compile(node.right, bound), node.op
+    if op == "and":
+
+        def and_(env: Env, scope: Mapping[str, Any]) -> Any:
+            a = _truth(left(env, scope))
+            if a is False:
+                return False
+            b = _truth(right(env, scope))
+            if b is False:
+                return False
+            return MISSING if a is MISSING or b is MISSING else True
+
+        return and_
+    if op == "or":
+
+        def or_(env: Env, scope: Mapping[str, Any]) -> Any:
+            a = _truth(left(env, scope))
+            if a is True:
+                return True
+            b = _truth(right(env, scope))
+            if b is True:
+                return True
+            return MISSING if a is MISSING or b is MISSING else False
+
+        return or_
+    if op == "==":
+
+        def eq(env: Env, scope: Mapping[str, Any]) -> Any:
+            a, b = left(env, scope), right(env, scope)
+            if a is MISSING or b is MISSING:
+                return MISSING
+            return _equal(a, b)
+
+        return eq
+    if op == "!=":
+
+        def ne(env: Env, scope: Mapping[str, Any]) -> Any:
+            a, b = left(env, scope), right(env, scope)
+            if a is MISSING or b is MISSING:
+                return MISSING
+            return not _equal(a, b)
+
+        return ne
+    if op in COMPARISONS:
+        return _compile_order(op, left, right)
+    if op == "in":
+
+        def in_(env: Env, scope: Mapping[str, Any]) -> Any:
+            a, b = left(env, scope), right(env, scope)
+            if a is MISSING or b is MISSING or not isinstance(b, list):
+                return MISSING
+            unknown = False
+            for item in b:
+                if item is MISSING:
+                    unknown = True
+                elif _equal(a, item):
+                    return True
+            return MISSING if unknown else False
+
+        return in_
+    return _compile_arithmetic(op, left, right)
+
+
+def _compile_order(op: str, left: Compiled, right: Compiled) -> Compiled:
+    cmp = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
+
+    def order(env: Env, scope: Mapping[str, Any]) -> Any:
+        a, b = left(env, scope), right(env, scope)
+        if a is MISSING or b is MISSING or a is None or b is None:
+            return MISSING
+        ta, tb = type(a), type(b)
+        if ta is tb and (ta is Decimal or ta is str or ta is date):
+            return cmp(a, b)
+        if not _comparable(a, b):
+            return MISSING
+        return cmp(a, b)
+
+    return order
+
+
+def _compile_arithmetic(op: str, left: Compiled, right: Compiled) -> Compiled:
+    def arith(env: Env, scope: Mapping[str, Any]) -> Any:
+        a, b = left(env, scope), right(env, scope)
+        if a is MISSING or b is MISSING or a is None or b is None:
+            return MISSING
+        if op in ("+", "-") and isinstance(a, date) and isinstance(b, Decimal):
+            days = int(b) if op == "+" else -int(b)
+            return a + timedelta(days=days)
+        if not (isinstance(a, Decimal) and isinstance(b, Decimal)):
+            return MISSING
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if b == 0:
+            return MISSING
+        return a / b
+
+    return arith
+
+
+def _compile_call(node: Call, bound: frozenset[str]) -> Compiled:
+    fn = FUNCTIONS[node.name]
+    args = [_compile(a, bound) for a in node.args]
+    if len(args) == 1:
+        (a0,) = args
+        return lambda env, scope: fn(a0(env, scope))
+    if len(args) == 2:
+        a0, a1 = args
+        return lambda env, scope: fn(a0(env, scope), a1(env, scope))
+    return lambda env, scope: fn(*[a(env, scope) for a in args])
+
+
+def _compile_comprehension(node: Comprehension, bound: frozenset[str]) -> Compiled:
+    source = _compile(node.source, bound)
+    inner = bound | {node.var}
+    predicate = _compile(node.predicate, inner)
+    var, func = node.var, node.func
+    # the filter's own parameters: facts, or variables of an enclosing comprehension
+    params = [_compile_path(p.parts, bound) for p in free_paths(node.predicate, frozenset({var}))]
+
+    def comprehension(env: Env, scope: Mapping[str, Any]) -> Any:
+        items = source(env, scope)
+        if items is MISSING or not isinstance(items, list):
+            return MISSING
+        for param in params:
+            if param(env, scope) is MISSING:
+                return MISSING
+        results = []
+        for item in items:
+            results.append(_truth(predicate(env, {**scope, var: item})))
+        if func == "select":
+            if MISSING in results:
+                return MISSING
+            return [item for item, ok in zip(items, results, strict=True) if ok]
+        if func == "count":
+            if MISSING in results:
+                return MISSING
+            return Decimal(sum(1 for r in results if r))
+        if func == "any":
+            if True in results:
+                return True
+            return MISSING if MISSING in results else False
+        if False in results:
+            return False
+        return MISSING if MISSING in results else True
+
+    return comprehension

@@ -13,11 +13,13 @@ from engine import expr as E
 from engine.case import Case
 from engine.model import Derived, Lookup, Table
 from engine.ports import RegistryPort
-from engine.program import Program, Step
+from engine.program import Program, Step, engine_value
 from engine.registries import REGISTRIES
 
 Source = dict[str, Any]
-_DECLARED = frozenset(("form", "applicant", "case", "params"))
+DECLARED_HEADS = frozenset(("form", "applicant", "case", "params"))
+"""Values the case or the ruleset declares: their source depends on the path alone."""
+_UNKNOWN_SOURCE: Source = {"kind": "unknown"}
 
 
 @dataclass
@@ -43,12 +45,20 @@ class Facts:
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     def source_of(self, dotted: str) -> Source:
-        """Where the value at a dotted path came from."""
+        """Where the value at a dotted path came from. The dict returned may be shared (with other
+        paths, decisions or `sources` itself): read it, never change it."""
         head, dot, rest = dotted.partition(".")
-        if dot and head in _DECLARED:
+        if dot and head in DECLARED_HEADS:
             return {"kind": head, "field": rest.partition(".")[0]}
+        if head != "documents":
+            src = self.sources.get(head, _UNKNOWN_SOURCE)
+            if not dot or "via" not in src:
+                return src
+            # a field of a record chosen by coalesce(): cite the field where it was read
+            inner = self.source_of(f"{src['via']}.{rest}")
+            return {k: v for k, v in src.items() if k != "via"} | {"from": [inner]}
         parts = dotted.split(".")
-        if head == "documents" and len(parts) > 1:
+        if len(parts) > 1:
             doc = self.sources.get(f"documents.{parts[1]}", {"kind": "document", "document": parts[1]})
             if len(parts) > 2:
                 loc = doc.get("fields", {}).get(parts[2])
@@ -60,25 +70,7 @@ class Facts:
                     out["problems"] = problems
                 return out
             return {k: v for k, v in doc.items() if k != "fields"}
-        src = self.sources.get(head, {"kind": "unknown"})
-        if len(parts) > 1 and "via" in src:
-            # a field of a record chosen by coalesce(): cite the field where it was read
-            inner = self.source_of(".".join([src["via"], *parts[1:]]))
-            return {k: v for k, v in src.items() if k != "via"} | {"from": [inner]}
-        return src
-
-
-def _to_value(v: Any) -> Any:
-    kind = type(v)
-    if kind is str or kind is Decimal or kind is date or kind is bool or v is None:
-        return v
-    if isinstance(v, bool) or v is None:
-        return v
-    if isinstance(v, int):
-        return Decimal(v)
-    if isinstance(v, float):
-        return Decimal(str(v))
-    return v
+        return self.sources.get(head, _UNKNOWN_SOURCE)
 
 
 def _plain(v: Any) -> Any:
@@ -102,14 +94,14 @@ def gather_facts(
     documents = documents or {}
     env: dict[str, Any] = {
         "form": form,
-        "applicant": {k: v for k, v in case.applicant.model_dump().items()},
+        "applicant": dict(case.applicant.__dict__),  # flat str/None fields: what model_dump gives
         "case": {
             "case_id": case.case_id,
             "submitted_at": case.submitted_at.isoformat(),
             "submitted_on": case.submitted_on,
             "commitments": list(case.commitments),
         },
-        "params": {name: _to_value(p.value) for name, p in rs.parameters.items()},
+        "params": dict(program.param_values),
     }
     sources: dict[str, Source] = {}
     docs_env: dict[str, Any] = {}
@@ -194,7 +186,7 @@ def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
         facts.sources[step.name] = {**source, "note": "查询条件未知，未查询"}
         return
     rows = registry.find(reg.name, match) if all(match.values()) else []
-    rows = [{k: _to_value(v) for k, v in r.items()} for r in rows]
+    rows = [{k: engine_value(v) for k, v in r.items()} for r in rows]
     if step.where is not None:
         if any(E.resolve(facts.env, p.parts) is E.MISSING for p in step.where_paths):
             facts.env[step.name] = E.MISSING

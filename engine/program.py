@@ -3,10 +3,11 @@ compiled to durable_rules JSON. Built once per ruleset version and shared by eve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from engine import expr as E
 from engine.errors import ExpressionError, RulesetError
@@ -23,6 +24,7 @@ NUMBER_SCALE = 10_000
 NUMBER_LIMIT = Decimal(2**62) / NUMBER_SCALE
 NULL_TOKEN = "\u2205null"
 """How a declared "none" (null) reaches durable_rules, which has no null comparisons."""
+_T = TypeVar("_T")
 CATCH_ALL_WORDING = ("其他材料", "相关材料", "等材料", "其他相关", "有关材料", "其它材料")
 
 
@@ -118,6 +120,15 @@ class CompiledCondition:
         return cached
 
     @property
+    def shown_parts(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The shown values' paths, each with its parts."""
+        cached = self.__dict__.get("_shown_parts")
+        if cached is None:
+            cached = tuple((p, tuple(p.split("."))) for p in self.shown)
+            object.__setattr__(self, "_shown_parts", cached)
+        return cached
+
+    @property
     def parts(self) -> tuple[tuple[str, ...], ...]:
         """The input paths split at their dots (same order as `paths`)."""
         cached = self.__dict__.get("_parts")
@@ -147,6 +158,41 @@ class Program:
     @property
     def item(self) -> str:
         return self.ruleset.item.id
+
+    def memo(self, key: str, build: Callable[[Program], _T]) -> _T:
+        """A value derived from the program alone (e.g. the decision assembler's plan), built on
+        first use and kept with the program."""
+        memos: dict[str, Any] | None = self.__dict__.get("_memos")
+        if memos is None:
+            memos = {}
+            object.__setattr__(self, "_memos", memos)
+        if key not in memos:
+            memos[key] = build(self)
+        value: _T = memos[key]
+        return value
+
+    @property
+    def param_values(self) -> dict[str, Any]:
+        """The parameters as engine values (`params.*` of every case): built once."""
+        cached = self.__dict__.get("_param_values")
+        if cached is None:
+            cached = {name: engine_value(p.value) for name, p in self.ruleset.parameters.items()}
+            object.__setattr__(self, "_param_values", cached)
+        return cached
+
+
+def engine_value(v: Any) -> Any:
+    """A value from a ruleset or a registry as the engine computes with it: numbers as Decimal."""
+    kind = type(v)
+    if kind is str or kind is Decimal or kind is date or kind is bool or v is None:
+        return v
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int):
+        return Decimal(v)
+    if isinstance(v, float):
+        return Decimal(str(v))
+    return v
 
 
 # --------------------------------------------------------------------------- building
