@@ -752,7 +752,7 @@ COMPREHENSIONS = ("count", "any", "all", "select")
 
 Compiled = Callable[[Env, Mapping[str, Any]], Any]
 _NO_SCOPE: Mapping[str, Any] = {}
-_COMPILED: dict[int, tuple[Node, Callable[[Env], Any]]] = {}
+_COMPILED: dict[int, tuple[Node, Compiled]] = {}
 _COMPILED_MAX = 20_000
 
 
@@ -760,11 +760,27 @@ def evaluate(node: Node, env: Env) -> Any:
     """Evaluate an expression over facts (three-valued: MISSING propagates)."""
     entry = _COMPILED.get(id(node))
     if entry is None or entry[0] is not node:
-        entry = (node, compile_expression(node))
+        entry = (node, _compile(node, frozenset()))
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
         _COMPILED[id(node)] = entry
-    return entry[1](env)
+    return entry[1](env, _NO_SCOPE)
+
+
+_COMPILED_IN: dict[tuple[int, frozenset[str]], tuple[Node, Compiled]] = {}
+
+
+def evaluate_in(node: Node, env: Env, scope: Mapping[str, Any]) -> Any:
+    """Evaluate with some names bound beside the facts (as if `{**env, **scope}`, without the copy):
+    e.g. a look-up's filter over each `row`."""
+    key = (id(node), frozenset(scope))
+    entry = _COMPILED_IN.get(key)
+    if entry is None or entry[0] is not node:
+        entry = (node, _compile(node, key[1]))
+        if len(_COMPILED_IN) >= _COMPILED_MAX:
+            _COMPILED_IN.clear()
+        _COMPILED_IN[key] = entry
+    return entry[1](env, scope)
 
 
 def compile_expression(node: Node) -> Callable[[Env], Any]:

@@ -20,6 +20,8 @@ Source = dict[str, Any]
 DECLARED_HEADS = frozenset(("form", "applicant", "case", "params"))
 """Values the case or the ruleset declares: their source depends on the path alone."""
 _UNKNOWN_SOURCE: Source = {"kind": "unknown"}
+_ENGINE_TYPES = frozenset((str, Decimal, date, bool, type(None)))
+"""Registry values of these types are already engine values (others, e.g. int, are converted)."""
 
 
 @dataclass
@@ -164,7 +166,8 @@ def gather_facts(
 
 
 def _step_inputs(step: Step, facts: Facts) -> list[Source]:
-    return [facts.sources[d] for d in sorted(step.deps) if d in facts.sources]
+    sources = facts.sources
+    return [sources[d] for d in step.ordered_deps if d in sources]
 
 
 def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
@@ -175,8 +178,8 @@ def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
     unknown = False
     for col, node in step.match.items():
         value = E.evaluate(node, facts.env)
-        values = value if isinstance(value, list) else [value]
-        if any(v is E.MISSING for v in values):
+        values = value if type(value) is list else [value]
+        if any(v is E.MISSING for v in values) if len(values) != 1 else value is E.MISSING:
             unknown = True
             break
         match[col] = [v for v in values if v is not None]
@@ -186,7 +189,7 @@ def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
         facts.sources[step.name] = {**source, "note": "查询条件未知，未查询"}
         return
     rows = registry.find(reg.name, match) if all(match.values()) else []
-    rows = [{k: engine_value(v) for k, v in r.items()} for r in rows]
+    rows = [{k: v if type(v) in _ENGINE_TYPES else engine_value(v) for k, v in r.items()} for r in rows]
     if step.where is not None:
         if any(E.resolve(facts.env, p.parts) is E.MISSING for p in step.where_paths):
             facts.env[step.name] = E.MISSING
@@ -194,7 +197,7 @@ def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
             return
         kept = []
         for row in rows:
-            truth = E.evaluate(step.where, {**facts.env, "row": row})
+            truth = E.evaluate_in(step.where, facts.env, {"row": row})
             if truth is E.MISSING or not isinstance(truth, bool):
                 facts.env[step.name] = E.MISSING
                 facts.sources[step.name] = {**source, "note": "筛选条件无法判断"}

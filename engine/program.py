@@ -42,6 +42,15 @@ class Step:
     rows: list[tuple[E.Node, dict[str, E.Node]]] = field(default_factory=list)
 
     @property
+    def ordered_deps(self) -> tuple[str, ...]:
+        """The steps this one reads, in name order (how its sources are cited)."""
+        cached = self.__dict__.get("_ordered_deps")
+        if cached is None:
+            cached = tuple(sorted(self.deps))
+            object.__setattr__(self, "_ordered_deps", cached)
+        return cached
+
+    @property
     def where_paths(self) -> tuple[E.Path, ...]:
         """The facts the `where` of a look-up reads (besides the row itself)."""
         cached = self.__dict__.get("_where_paths")

@@ -125,6 +125,14 @@ def test_compiled_expressions_agree_with_the_interpreter(node: Node, env: dict[s
         assert got[1] == want[1]
     else:
         assert _same(got[1], want[1]), (node, env, got, want)
+    # the same with `x` bound beside the facts rather than among them (a look-up's `row`)
+    if "x" in env:
+        rest = {k: v for k, v in env.items() if k != "x"}
+        try:
+            beside: tuple[str, Any] = ("value", E.evaluate_in(node, rest, {"x": env["x"]}))
+        except Exception as exc:
+            beside = ("error", type(exc).__name__)
+        assert beside[0] == want[0] and (want[0] == "error" or _same(beside[1], want[1])), (node, env)
 
 
 @pytest.mark.parametrize(
