@@ -16,7 +16,7 @@ from __future__ import annotations
 import calendar
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -752,6 +752,8 @@ COMPREHENSIONS = ("count", "any", "all", "select")
 
 Compiled = Callable[[Env, Mapping[str, Any]], Any]
 _NO_SCOPE: Mapping[str, Any] = {}
+_PLAIN_KINDS = frozenset((str, Decimal, date, bool))
+"""Two values of one of these exact types are equal when `==` says so (what `_equal` decides)."""
 _COMPILED: dict[int, tuple[Node, Compiled]] = {}
 _COMPILED_MAX = 20_000
 
@@ -829,12 +831,15 @@ def _compile_path(parts: tuple[str, ...], bound: frozenset[str]) -> Compiled:
     if len(rest) == 1:
         (only,) = rest
 
-        def one(value: Any) -> Any:
+        def field_of_local(env: Env, scope: Mapping[str, Any]) -> Any:
+            value = scope.get(head, MISSING)
             return value.get(only, MISSING) if type(value) is dict else _attr(value, only)
 
-        if local:
-            return lambda env, scope: one(scope.get(head, MISSING))
-        return lambda env, scope: one(env.get(head, MISSING))
+        def field_of_fact(env: Env, scope: Mapping[str, Any]) -> Any:
+            value = env.get(head, MISSING)
+            return value.get(only, MISSING) if type(value) is dict else _attr(value, only)
+
+        return field_of_local if local else field_of_fact
     if local:
         return lambda env, scope: step(scope.get(head, MISSING))
     return lambda env, scope: step(env.get(head, MISSING))
@@ -864,10 +869,16 @@ def _compile_binary(node: Binary, bound: frozenset[str]) -> Compiled:
     if op == "and":
 
         def and_(env: Env, scope: Mapping[str, Any]) -> Any:
-            a = _truth(left(env, scope))
+            a = left(env, scope)
             if a is False:
                 return False
-            b = _truth(right(env, scope))
+            if a is not True:
+                a = _truth(a)
+                if a is False:
+                    return False
+            b = right(env, scope)
+            if b is not True and b is not False:
+                b = _truth(b)
             if b is False:
                 return False
             return MISSING if a is MISSING or b is MISSING else True
@@ -891,6 +902,9 @@ def _compile_binary(node: Binary, bound: frozenset[str]) -> Compiled:
             a, b = left(env, scope), right(env, scope)
             if a is MISSING or b is MISSING:
                 return MISSING
+            kind = type(a)
+            if kind is type(b) and kind in _PLAIN_KINDS:
+                return a == b
             return _equal(a, b)
 
         return eq
@@ -983,6 +997,15 @@ def _compile_comprehension(node: Comprehension, bound: frozenset[str]) -> Compil
     # the filter's own parameters: facts, or variables of an enclosing comprehension
     params = [_compile_path(p.parts, bound) for p in free_paths(node.predicate, frozenset({var}))]
 
+    def truths(env: Env, scope: Mapping[str, Any], items: list[Any]) -> Iterator[Any]:
+        """The predicate's truth for each item. One scope dict serves every item: a predicate
+        never keeps its scope (a nested comprehension makes its own)."""
+        local = dict(scope)
+        for item in items:
+            local[var] = item
+            t = predicate(env, local)
+            yield t if t is True or t is False else _truth(t)
+
     def comprehension(env: Env, scope: Mapping[str, Any]) -> Any:
         items = source(env, scope)
         if items is MISSING or not isinstance(items, list):
@@ -990,17 +1013,19 @@ def _compile_comprehension(node: Comprehension, bound: frozenset[str]) -> Compil
         for param in params:
             if param(env, scope) is MISSING:
                 return MISSING
-        results = []
-        for item in items:
-            results.append(_truth(predicate(env, {**scope, var: item})))
+        if func == "count":
+            n, unknown = 0, False
+            for t in truths(env, scope, items):
+                if t is True:
+                    n += 1
+                elif t is MISSING:
+                    unknown = True
+            return MISSING if unknown else Decimal(n)
+        results = list(truths(env, scope, items))
         if func == "select":
             if MISSING in results:
                 return MISSING
             return [item for item, ok in zip(items, results, strict=True) if ok]
-        if func == "count":
-            if MISSING in results:
-                return MISSING
-            return Decimal(sum(1 for r in results if r))
         if func == "any":
             if True in results:
                 return True
