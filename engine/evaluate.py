@@ -144,19 +144,20 @@ def _check(cc: CompiledCondition, env: dict[str, Any], infos: dict[str, _Info]) 
     missing: list[str] = []
     problem: str | None = None
     kinds: list[str] = []
-    for dotted, parts in zip(cc.paths, cc.parts, strict=True):
+    unknown = E.MISSING
+    for dotted, parts in cc.path_parts:
         info = infos.get(dotted)
         if info is None:
             info = infos[dotted] = _info(dotted, E.resolve(env, parts))
-        values[dotted] = info[0]
-        kinds.append(info[1])
-        if info[0] is E.MISSING:
+        value, kind, code, why = info
+        values[dotted] = value
+        kinds.append(kind)
+        if value is unknown:
             missing.append(dotted)
-            continue
-        if info[3] is None:
-            encoded[dotted] = info[2]
+        elif why is None:
+            encoded[dotted] = code
         elif problem is None:
-            problem = info[3]
+            problem = why
     if missing:
         return Checked(values, tuple(missing), None, encoded)
     if problem is not None:

@@ -138,6 +138,15 @@ class CompiledCondition:
         return cached
 
     @property
+    def path_parts(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The input paths, each with its parts."""
+        cached = self.__dict__.get("_path_parts")
+        if cached is None:
+            cached = tuple(zip(self.paths, self.parts, strict=True))
+            object.__setattr__(self, "_path_parts", cached)
+        return cached
+
+    @property
     def parts(self) -> tuple[tuple[str, ...], ...]:
         """The input paths split at their dots (same order as `paths`)."""
         cached = self.__dict__.get("_parts")
