@@ -223,6 +223,23 @@ def test_packed_recognition_reads_the_page_as_rapidocr_batching_does(
     assert printed(plain.recognise(page_image)) == printed(rapid_page) == PAGE_EXPECTED
 
 
+def test_parallel_recognition_reads_the_page_as_sequential_recognition_does(
+    rapid: OcrBackend, rapid_page: list[Line], page_image: np.ndarray
+) -> None:
+    from extractors.ocr.rapid import PackedRecognizer, RapidOcrBackend
+
+    assert isinstance(rapid, RapidOcrBackend)
+    recogniser = rapid._engine.text_rec
+    assert isinstance(recogniser, PackedRecognizer) and recogniser.workers == 2
+    assert recogniser._pool is not None  # the page above was read through the pool
+    sequential = get_backend("rapidocr", threads=2, rec_parallel=False)
+    assert sequential._engine.text_rec.workers == 1  # type: ignore[attr-defined]
+    lines = sequential.recognise(page_image)
+    assert [(ln.text, ln.box) for ln in lines] == [(ln.text, ln.box) for ln in rapid_page]
+    assert [ln.confidence for ln in lines] == pytest.approx([ln.confidence for ln in rapid_page], abs=1e-3)
+    assert [[w.box for w in ln.words] for ln in lines] == [[w.box for w in ln.words] for ln in rapid_page]
+
+
 def test_rapidocr_finds_nothing_on_a_blank_page(rapid: OcrBackend) -> None:
     assert rapid.recognise(np.full((600, 400, 3), 255, dtype=np.uint8)) == []
 
