@@ -11,13 +11,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select, text
 
 from api import problems, web
 from api.deps import ServicesDep
-from api.metrics import Metrics
+from api.metrics import LatencyMiddleware, Metrics
 from api.routes import router
 from api.schemas import Health
 from miaopi import workflow as wf
@@ -47,11 +46,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if supervisor is not None:
             supervisor.start()
-            await run_in_threadpool(engine_pool.warm_up)
+            await engine_pool.start()
         try:
             yield
         finally:
-            engine_pool.close()
+            await engine_pool.aclose()
             if supervisor is not None:
                 supervisor.stop()
             if own:
@@ -68,7 +67,8 @@ def create_app(
     app.state.engine_pool = engine_pool
     metrics = Metrics(services)
     app.state.metrics = metrics
-    app.middleware("http")(metrics.middleware)
+    metrics.watch_engine(engine_pool)
+    app.add_middleware(LatencyMiddleware, metrics=metrics)
     problems.install(app)
     app.include_router(router)
 

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from miaopi.errors import Forbidden, Unauthenticated
-from miaopi.workflow import Services, user_by_token
+from miaopi.workflow import Services, hash_token, user_by_token
 from store.workflow import User
 
 SESSION_COOKIE = "miaopi_session"
@@ -35,7 +36,8 @@ _UNSET = object()
 _bearer = HTTPBearer(auto_error=False, description="API token (`miaopi user add` prints it)")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async: an attribute read needs no thread of the pool."""
     services: Services = request.app.state.services
     return services
 
@@ -170,3 +172,50 @@ def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
 
 
 UserDep = Annotated[User, Depends(current_user)]
+
+
+def _signed_in(
+    request: Request, services: Services, creds: HTTPAuthorizationCredentials | None
+) -> User | None:
+    with services.sessions() as session:
+        return optional_user(request, session, creds)
+
+
+_TOKEN_CACHE_MAX = 10_000
+
+
+async def user_of_request(
+    request: Request,
+    services: ServicesDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The signed-in user (as `current_user`) for routes that need no session of their own.
+
+    The look-up takes a pool thread and a database connection only while it runs: a request must not
+    hold a connection between two hops through the thread pool (once the pool's connections are all
+    held by requests waiting for a thread, and every thread waits for a connection, nothing moves
+    until the connection pool's timeout). A user found by API token is remembered for
+    `settings.token_cache_s` seconds, so a stream of requests with one token needs neither."""
+    ttl = services.settings.token_cache_s
+    key = ""
+    cache: dict[str, tuple[float, User]] | None = None
+    if ttl > 0 and creds is not None and creds.scheme.lower() == "bearer":
+        key = hash_token(creds.credentials)
+        cache = getattr(request.app.state, "token_cache", None)
+        if cache is None:
+            cache = request.app.state.token_cache = {}
+        hit = cache.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+    user = await run_in_threadpool(_signed_in, request, services, creds)
+    if user is None:
+        raise Unauthenticated("请提供有效的访问令牌（Authorization: Bearer …）")
+    if cache is not None:
+        if len(cache) >= _TOKEN_CACHE_MAX:
+            cache.clear()
+        cache[key] = (time.monotonic() + ttl, user)
+    return user
+
+
+SignedInDep = Annotated[User, Depends(user_of_request)]
+"""The signed-in user, without a database session held for the rest of the request."""

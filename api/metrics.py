@@ -4,16 +4,17 @@ from the database at scrape time (the worker processes write them there)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import select
-from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from miaopi import workflow as wf
+from miaopi.engine_pool import EnginePool
 from store.workflow import CaseRow, DecisionRow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -83,6 +84,34 @@ def _histogram(name: str, doc: str, values: list[float]) -> HistogramMetricFamil
     return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=sum(values))
 
 
+class _EngineCollector:
+    """The pre-check's engine pool (miaopi/engine_pool.py), read at scrape time."""
+
+    def __init__(self, pool: EnginePool) -> None:
+        self.pool = pool
+
+    def collect(self) -> Iterator[Any]:
+        pool = self.pool
+        yield GaugeMetricFamily(
+            "miaopi_engine_pending", "Pre-check requests admitted and not yet answered", value=pool.pending
+        )
+        yield GaugeMetricFamily(
+            "miaopi_engine_pending_limit", "Admission bound of the pre-check", value=pool.max_pending
+        )
+        yield CounterMetricFamily(
+            "miaopi_engine_rejected", "Pre-check requests refused at the bound (503)", value=pool.rejected
+        )
+        yield CounterMetricFamily(
+            "miaopi_engine_restarts", "Rule-engine processes replaced after dying", value=pool.restarts
+        )
+        yield CounterMetricFamily(
+            "miaopi_engine_batches", "Messages sent to the rule-engine processes", value=pool.batches_sent
+        )
+        yield CounterMetricFamily(
+            "miaopi_engine_cases", "Cases sent to the rule-engine processes", value=pool.cases_sent
+        )
+
+
 class Metrics:
     def __init__(self, services: wf.Services) -> None:
         self.registry = CollectorRegistry()
@@ -95,17 +124,37 @@ class Metrics:
         )
         self.registry.register(_DatabaseCollector(services))
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        self.latency.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - start
-        )
-        return response
+    def watch_engine(self, pool: EnginePool) -> None:
+        self.registry.register(_EngineCollector(pool))
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE)
+
+
+class LatencyMiddleware:
+    """Records each HTTP request's latency by route and status (`app.add_middleware(LatencyMiddleware,
+    metrics=...)`). Plain ASGI: Starlette's BaseHTTPMiddleware costs a task group and a pair of
+    streams per request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.latency = metrics.latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.latency.labels(scope["method"], path, str(status)).observe(time.perf_counter() - start)

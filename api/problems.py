@@ -25,7 +25,14 @@ _APPROVAL_STATUS: list[tuple[type[ApprovalError], int, str]] = [
 
 
 def problem(
-    status: int, *, title: str, detail: str, code: str, instance: str | None = None, **extra: Any
+    status: int,
+    *,
+    title: str,
+    detail: str,
+    code: str,
+    instance: str | None = None,
+    retry_after: int | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://miaopi.example/problems/{code}",
@@ -37,8 +44,10 @@ def problem(
     if instance:
         body["instance"] = instance
     body.update({k: v for k, v in extra.items() if v not in (None, [], {})})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=MEDIA, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(body, status_code=status, media_type=MEDIA, headers=headers or None)
 
 
 def install(app: FastAPI) -> None:
@@ -50,6 +59,7 @@ def install(app: FastAPI) -> None:
             detail=exc.message,
             code=exc.code,
             instance=request.url.path,
+            retry_after=getattr(exc, "retry_after_s", None),
             problems=exc.problems,
             **exc.extra,
         )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, File, Form, Header, Path, Query, Request, R
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from api.deps import ServicesDep, SessionDep, UserDep
+from api.deps import ServicesDep, SessionDep, SignedInDep, UserDep
 from api.schemas import (
     AuditReport,
     CaseAccepted,
@@ -24,6 +24,7 @@ from api.schemas import (
     VersionOut,
 )
 from miaopi import workflow as wf
+from miaopi.engine_pool import EnginePool
 from miaopi.errors import Forbidden, InvalidRequest, TooLarge
 from miaopi.masking import mask_name
 from store import audit
@@ -150,17 +151,24 @@ async def submit_multipart(
     return await _submit(request, services, user, data, uploads, idempotency_key, wait, response)
 
 
-@router.post("/decide", summary="预审：按现行规则集即时判断一个案件（不受理、不留存；不读材料文件）")
+@router.post(
+    "/decide",
+    response_model=dict[str, Any],
+    summary="预审：按现行规则集即时判断一个案件（不受理、不留存；不读材料文件）",
+    responses={503: {"description": "规则引擎暂不可用，或同时处理的预审请求已达上限（见 Retry-After）"}},
+)
 async def decide_now(
     request: Request,
-    user: UserDep,
+    user: SignedInDep,
     case: Annotated[dict[str, Any], Body(description="案件 JSON（DESIGN.md §3），documents 须为空")],
-) -> dict[str, Any]:
+) -> Response:
+    # Awaited on the event loop: no pool thread and no database session is held while the engine
+    # decides (miaopi/engine_pool.py). The body is the decision as the engine process encoded it.
     if user.role not in ("applicant", "rule_author", "admin"):
         raise Forbidden("该角色不能使用预审")
-    pool = request.app.state.engine_pool
-    decision: dict[str, Any] = await run_in_threadpool(pool.decide, case, now=_now())
-    return decision
+    pool: EnginePool = request.app.state.engine_pool
+    body = await pool.decide(case, now=_now())
+    return Response(body, media_type="application/json")
 
 
 @router.get("/cases", response_model=list[CaseSummary], summary="案件列表（申请人仅见本人案件；姓名脱敏）")

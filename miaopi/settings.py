@@ -48,8 +48,24 @@ class Settings(BaseSettings):
     engine_processes: int = Field(
         default=1, ge=1, le=16, description="rule-engine processes answering /api/v1/decide"
     )
+    engine_max_pending: int = Field(
+        default=64,
+        ge=1,
+        le=100_000,
+        description="/api/v1/decide requests admitted at once (in the engine or waiting for it); "
+        "beyond it the answer is 503 with Retry-After",
+    )
+    engine_max_batch: int = Field(
+        default=16, ge=1, le=1000, description="cases sent to an engine process in one round trip"
+    )
     ruleset_cache_s: float = Field(
         default=2.0, ge=0, le=300, description="how long the request path caches the published versions"
+    )
+    token_cache_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=300,
+        description="how long /api/v1/decide remembers the user of an API token (0: look up every time)",
     )
     worker_poll_s: float = Field(default=0.5, gt=0, description="how often an idle worker looks for work")
     claim_idle_minutes: float = Field(
