@@ -119,6 +119,31 @@ def run_soak(options: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return out
 
 
+@scenario("http-decide")
+def run_http_decide(options: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    from benchmarks import service
+
+    loads = [float(x) for x in options["loads"]]
+    ctx.set_total(len(loads) * len(options["backends"]))
+    return service.run_http_decide(
+        loads=loads,
+        seconds=float(options["seconds"]),
+        backends=list(options["backends"]),
+        warmup=int(options["warmup"]),
+        engine_processes=int(options["engine_processes"]),
+        timeout=float(options["timeout"]),
+        advance=ctx.advance,
+    )
+
+
+@scenario("case-end-to-end")
+def run_case_end_to_end(options: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    from benchmarks import service
+
+    ctx.set_total(int(options["repeats"]))
+    return service.run_case_end_to_end(repeats=int(options["repeats"]), advance=ctx.advance)
+
+
 # --------------------------------------------------------------------------- manifest and run
 
 
@@ -323,6 +348,10 @@ def write_plots(results: dict[str, Any], series: dict[str, Any], out: Path) -> l
         fig.savefig(out / "ocr_pages.png", dpi=100)
         plt.close(fig)
         written.append("ocr_pages.png")
+    if series.get("http-decide"):
+        from benchmarks.service import plot_http
+
+        written.append(plot_http(series["http-decide"], out).name)
     if series.get("soak"):
         soak = series["soak"]
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))

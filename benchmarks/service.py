@@ -43,6 +43,25 @@ class Server:
     token: str
     proc: subprocess.Popen[bytes]
     db_url: str
+    log_path: Path
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and the processes it started (engines, workers)."""
+        import psutil
+
+        total = 0.0
+        try:
+            root = psutil.Process(self.proc.pid)
+            for p in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    total += t.user + t.system
+        except psutil.Error:
+            pass
+        return total
+
+    def log_tail(self, chars: int = 1500) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
 
 
 def _database(backend: str, tmp: Path) -> tuple[str, Callable[[], None]]:
@@ -100,47 +119,73 @@ def running_service(*, backend: str, workers: int, engine_processes: int = 1) ->
                 "MIAOPI_LOG_LEVEL": "WARNING",
                 "MIAOPI_ENGINE_PROCESSES": str(engine_processes),
                 "MIAOPI_WORKER_POLL_S": "0.05",
+                "MIAOPI_BENCH_PARENT": str(os.getpid()),
             }
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "miaopi.cli",
-                    "serve",
-                    "--port",
-                    str(port),
-                    "--db",
-                    url,
-                    "--workers",
-                    str(workers),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            log_path = tmp / "serve.log"
+            with log_path.open("wb") as log:
+                proc = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-c",
+                        _LAUNCH,
+                        "serve",
+                        "--port",
+                        str(port),
+                        "--db",
+                        url,
+                        "--workers",
+                        str(workers),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,  # a file, never a pipe: a full pipe would stop the server mid-run
+                    start_new_session=True,
+                )
             base = f"http://127.0.0.1:{port}"
             try:
-                _wait_healthy(base, proc)
-                yield Server(base=base, token=token, proc=proc, db_url=url)
+                _wait_healthy(base, proc, log_path)
+                yield Server(base=base, token=token, proc=proc, db_url=url, log_path=log_path)
             finally:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+                stop(proc)
         finally:
             drop()
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+_LAUNCH = """
+import os, signal, sys
+if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(os.environ["MIAOPI_BENCH_PARENT"]):
+        sys.exit("the benchmark ended before the server started")
+os.execv(sys.executable, [sys.executable, "-m", "miaopi.cli", *sys.argv[1:]])
+"""
+"""Starts `python -m miaopi.cli ARGS` so that it receives SIGTERM (a clean shutdown) when the
+benchmark's process ends in any way, SIGKILL and timeouts included."""
+
+
+def stop(proc: subprocess.Popen[bytes], *, grace: float = 20) -> None:
+    """Stop `miaopi serve` and everything it started: SIGINT (a clean shutdown), then SIGKILL to its
+    whole process group (it runs in a session of its own) so that no engine or worker process
+    outlives a benchmark, whatever state the server was in."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 120) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode("utf-8", "replace")[-2000:] if proc.stderr else ""
+            err = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise RuntimeError(f"miaopi serve exited with {proc.returncode}: {err}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{base}/health", timeout=2).status_code == 200:
@@ -178,39 +223,130 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
-async def _offered_load(
-    base: str, token: str, cases: list[dict[str, Any]], *, rate: float, seconds: float, timeout: float
-) -> dict[str, Any]:
-    import httpx
+class _Connection:
+    """One keep-alive HTTP/1.1 connection of the load generator."""
 
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
+        """Send one request; the status, the body and whether the connection may be reused."""
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                parts.append(await self.reader.readexactly(size + 2))
+            await self.reader.readuntil(b"\r\n")
+            body = b"".join(p[:-2] for p in parts)
+        else:
+            body = await self.reader.read()
+            return status, body, False
+        return status, body, headers.get("connection", "").lower() != "close"
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _requests(base: str, token: str, path: str, cases: list[dict[str, Any]]) -> list[bytes]:
+    host = base.split("://", 1)[1]
+    out = []
+    for case in cases:
+        body = json.dumps(case, ensure_ascii=False).encode("utf-8")
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        out.append(head.encode("ascii") + body)
+    return out
+
+
+async def _offered_load(
+    base: str,
+    token: str,
+    cases: list[dict[str, Any]],
+    *,
+    rate: float,
+    seconds: float,
+    timeout: float,
+    max_connections: int = 512,
+) -> dict[str, Any]:
+    """Open loop: request i is due at t0 + i/rate; its latency runs from that due time to the last
+    byte of the answer. The client is lean on purpose (pre-encoded requests on keep-alive
+    connections, asyncio streams): it shares the cores with the server, and a general-purpose client
+    such as httpx spends several times the server's CPU per request, which the server's figures
+    would then carry. A request that finds all `max_connections` busy opens none and is counted as an
+    error (ConnectionLimit), as is one without an answer within `timeout` seconds (ReadTimeout)."""
+    host, port = base.split("://", 1)[1].rsplit(":", 1)
     n = max(1, int(rate * seconds))
+    requests = _requests(base, token, "/api/v1/decide", cases)
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(
-        base_url=base, limits=limits, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
-    ) as client:
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.05
+    idle: list[_Connection] = []
+    opened = peak = 0
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
 
-        async def one(i: int) -> None:
-            due = start + i / rate
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            try:
-                r = await client.post("/api/v1/decide", json=cases[i % len(cases)])
-                if r.status_code != 200:
-                    errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
+    def error(kind: str) -> None:
+        errors[kind] = errors.get(kind, 0) + 1
+
+    async def one(i: int) -> None:
+        nonlocal opened, peak
+        due = start + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        conn: _Connection | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                if idle:
+                    conn = idle.pop()
+                elif opened >= max_connections:
+                    error("ConnectionLimit")
                     return
-            except httpx.HTTPError as exc:
-                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                else:
+                    opened += 1
+                    peak = max(peak, opened)
+                    try:
+                        conn = _Connection(*await asyncio.open_connection(host, int(port)))
+                    except BaseException:
+                        opened -= 1
+                        raise
+                status, _body, reusable = await conn.exchange(requests[i % len(requests)])
+        except TimeoutError:
+            error("ReadTimeout")
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+            error(type(exc).__name__)
+        else:
+            assert conn is not None
+            if reusable:
+                idle.append(conn)
+                conn = None
+            if status != 200:
+                error(str(status))
                 return
             latencies.append((loop.time() - due) * 1000)
+            return
+        finally:
+            if conn is not None:
+                conn.close()
+                opened -= 1
 
-        began = loop.time()
-        await asyncio.gather(*(one(i) for i in range(n)))
-        elapsed = loop.time() - began
+    began = loop.time()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    elapsed = loop.time() - began
+    for conn in idle:
+        conn.close()
     return {
         "offered_per_s": rate,
         "requests": n,
@@ -221,32 +357,77 @@ async def _offered_load(
         "max_ms": round(max(latencies), 2) if latencies else float("nan"),
         "errors": sum(errors.values()),
         "error_kinds": errors,
+        "connections": peak,
     }
 
 
+def postgres_unavailable() -> str | None:
+    """Why the benchmark PostgreSQL server cannot be used, or None when it answers."""
+    from sqlalchemy import text
+
+    from store.db import create_engine_for
+
+    try:
+        engine = create_engine_for(PG_URL)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("select 1"))
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
 def run_http_decide(
-    *, loads: list[float], seconds: float, backends: list[str], warmup: int, advance: Callable[[float], None]
+    *,
+    loads: list[float],
+    seconds: float,
+    backends: list[str],
+    warmup: int,
+    advance: Callable[[float], None],
+    engine_processes: int = 1,
+    timeout: float = 10.0,
 ) -> dict[str, Any]:
+    """`POST /api/v1/decide` at each offered load in turn, on each backend (one server per backend,
+    warmed up first). Figures per backend and load: `{backend}_{load}_p99_ms`, `..._errors`,
+    `..._achieved_per_s`; the rows (with p50/p95, the kinds of errors and the server's CPU time per
+    request, engine processes included) go to the plot. A PostgreSQL server that does not answer is
+    reported (`postgresql_skipped`), not a failure."""
     cases = document_free_cases()
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"engine_processes": engine_processes}
     series: dict[str, list[dict[str, Any]]] = {}
     for backend in backends:
-        with running_service(backend=backend, workers=0) as server:
+        if backend == "postgresql" and (why := postgres_unavailable()):
+            figures[f"{backend}_skipped"] = why
+            advance(len(loads))
+            continue
+        with running_service(backend=backend, workers=0, engine_processes=engine_processes) as server:
             _first_request(server, cases[0])  # starts the rule-engine process before any load
             asyncio.run(
                 _offered_load(server.base, server.token, cases, rate=50, seconds=warmup / 50, timeout=30)
             )
+            figures[f"{backend}_load_average"] = [round(x, 2) for x in os.getloadavg()]
             rows = []
             for rate in loads:
+                cpu = server.cpu_seconds()
                 row = asyncio.run(
-                    _offered_load(server.base, server.token, cases, rate=rate, seconds=seconds, timeout=10)
+                    _offered_load(
+                        server.base, server.token, cases, rate=rate, seconds=seconds, timeout=timeout
+                    )
+                )
+                row["server_cpu_ms_per_request"] = round(
+                    (server.cpu_seconds() - cpu) * 1000 / row["requests"], 3
                 )
                 rows.append(row)
                 advance(1)
                 key = f"{backend}_{int(rate)}"
+                figures[f"{key}_p50_ms"] = row["p50_ms"]
                 figures[f"{key}_p99_ms"] = row["p99_ms"]
                 figures[f"{key}_errors"] = row["errors"]
                 figures[f"{key}_achieved_per_s"] = row["achieved_per_s"]
+            if any(r["errors"] for r in rows) and "Traceback" in server.log_tail(100_000):
+                figures[f"{backend}_server_log_tail"] = server.log_tail()
             series[backend] = rows
     figures["_series"] = series
     return figures
@@ -259,11 +440,20 @@ def plot_http(series: dict[str, list[dict[str, Any]]], out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for backend, rows in series.items():
+    for (backend, rows), colour in zip(series.items(), ("tab:blue", "tab:orange", "tab:green"), strict=False):
         xs = [r["offered_per_s"] for r in rows]
         for q, style in (("p50_ms", ":"), ("p95_ms", "--"), ("p99_ms", "-")):
-            ax.plot(xs, [r[q] for r in rows], style, marker="o", label=f"{backend} {q[:-3]}")
-    ax.axhline(25, color="grey", linewidth=0.8)
+            ax.plot(xs, [r[q] for r in rows], style, color=colour, marker="o", label=f"{backend} {q[:-3]}")
+        for r in rows:
+            if r["errors"]:
+                ax.annotate(
+                    f"{r['errors']} err",
+                    (r["offered_per_s"], r["p99_ms"]),
+                    fontsize=6,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
+    ax.axhline(25, color="grey", linewidth=0.8, label="target p99 25 ms")
     ax.set_xlabel("offered load (decisions/s)")
     ax.set_ylabel("latency (ms, from scheduled send)")
     ax.set_yscale("log")
