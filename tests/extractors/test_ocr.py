@@ -240,6 +240,22 @@ def test_parallel_recognition_reads_the_page_as_sequential_recognition_does(
     assert [[w.box for w in ln.words] for ln in lines] == [[w.box for w in ln.words] for ln in rapid_page]
 
 
+def test_word_boxes_are_rapidocrs_own_without_its_corner_reordering(
+    rapid_page: list[Line], page_image: np.ndarray
+) -> None:
+    from rapidocr.cal_rec_boxes.main import CalRecBoxes
+
+    own = get_backend("rapidocr", threads=2)
+    own._engine.cal_rec_boxes.order_points = CalRecBoxes.order_points  # type: ignore[attr-defined]
+    lines = own.recognise(page_image)
+    assert [[(w.text, w.box) for w in ln.words] for ln in lines] == [
+        [(w.text, w.box) for w in ln.words] for ln in rapid_page
+    ]
+    assert sum(len(ln.words) for ln in lines) > 2 * len(
+        lines
+    )  # the recogniser's boxes, not proportional ones
+
+
 def test_rapidocr_finds_nothing_on_a_blank_page(rapid: OcrBackend) -> None:
     assert rapid.recognise(np.full((600, 400, 3), 255, dtype=np.uint8)) == []
 
