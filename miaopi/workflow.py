@@ -28,6 +28,7 @@ from engine.decision import Decision, Reason
 from engine.errors import CaseError, RulesetError, UnknownItemError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.expr import suggest
+from engine.ports import RegistryPort
 from engine.program import Program, build_program
 from extractors.errors import DocumentError
 from extractors.sniff import sniff
@@ -653,7 +654,7 @@ class _FixedRepository:
         return self.program
 
 
-def blacklist_guard(registry: RecordingRegistry, *, case: Case, decision: Decision) -> str | None:
+def blacklist_guard(registry: RegistryPort, *, case: Case, decision: Decision) -> str | None:
     """An applicant on the credit blacklist never gets an automatic approval, whatever the ruleset says."""
     if decision.outcome != "approved":
         return None
@@ -1377,14 +1378,13 @@ def dry_run(services: Services, *, data: Any, evaluator: Evaluator, now: datetim
             problems=[{"path": "documents", "message": "预审不支持材料文件"}],
         )
     sql = services.registry
-    registry = RecordingRegistry(sql)
-    with sql.reading():
+    with sql.reading():  # nothing is kept, so the rows read are not recorded
         decision = decide_case(
             case,
             repository=_FixedRepository(program),  # type: ignore[arg-type]
-            registry=registry,
+            registry=sql,
             evaluator=evaluator,
             now=now.astimezone(CHINA_TZ),
         )
-        guard = blacklist_guard(registry, case=case, decision=decision)
+        guard = blacklist_guard(sql, case=case, decision=decision)
     return with_guard(decision, guard).to_json_dict()

@@ -32,7 +32,7 @@ class SqlRegistry:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._statements: dict[tuple[str, tuple[tuple[str, bool, bool], ...]], Any] = {}
+        self._statements: dict[tuple[str, tuple[tuple[str, int, bool], ...]], Any] = {}
         self._local = threading.local()
 
     @contextlib.contextmanager
@@ -84,12 +84,15 @@ class SqlRegistry:
         for _column, values, with_null in wanted:
             if not values and not with_null:
                 return []
-        shape = tuple((column, bool(values), with_null) for column, values, with_null in wanted)
+        # a column matched against one value compares with `=` (no IN list to expand per call)
+        shape = tuple((column, min(len(values), 2), with_null) for column, values, with_null in wanted)
         stmt = self._statements.get((registry, shape))
         if stmt is None:
             stmt = self._statement(reg, table, shape)
             self._statements[(registry, shape)] = stmt
-        params = {f"v_{column}": values for column, values, _ in wanted if values}
+        params = {
+            f"v_{column}": values[0] if len(values) == 1 else values for column, values, _ in wanted if values
+        }
         names = reg.column_names
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -97,12 +100,15 @@ class SqlRegistry:
         with self._engine.connect() as own:
             return [dict(zip(names, record, strict=True)) for record in own.execute(stmt, params)]
 
-    def _statement(self, reg: Registry, table: Table, shape: tuple[tuple[str, bool, bool], ...]) -> Any:
-        """The SELECT for one shape of look-up, with expanding parameters: built once, reused."""
+    def _statement(self, reg: Registry, table: Table, shape: tuple[tuple[str, int, bool], ...]) -> Any:
+        """The SELECT for one shape of look-up (per column: no value, one value, or a list of them,
+        as an expanding parameter): built once, reused."""
         conditions: list[ColumnElement[bool]] = []
-        for column, has_values, with_null in shape:
+        for column, values, with_null in shape:
             parts: list[ColumnElement[bool]] = []
-            if has_values:
+            if values == 1:
+                parts.append(table.c[column] == bindparam(f"v_{column}"))
+            elif values:
                 parts.append(table.c[column].in_(bindparam(f"v_{column}", expanding=True)))
             if with_null:
                 parts.append(table.c[column].is_(None))
