@@ -1,6 +1,7 @@
 """Document extraction on the committed samples: speed per page, key-field accuracy, safety.
 
     .venv/bin/python benchmarks/extraction.py [--backend rapidocr] [--backend paddleocr] [--out DIR]
+        [--option KEY=VALUE ...]     # backend options, e.g. --option rec_batch=6 --option rec_parallel=false
 
 For every document of samples/documents/index.json, per OCR backend:
 - seconds per page (median, p95) by method: text-layer PDFs, scans at each dpi;
@@ -8,6 +9,8 @@ For every document of samples/documents/index.json, per OCR backend:
   field values against the ground truth (a field not found counts as all characters wrong);
 - on the deliberately unreadable samples, confident wrong values: fields returned at or above the
   rulesets' confidence threshold that differ from the truth. The target is zero;
+- CPU seconds of the process per backend (the OCR runs in it; steadier than wall time on a shared
+  machine);
 - peak RSS of the process.
 Writes DIR/extraction.json and DIR/extraction.png.
 """
@@ -53,13 +56,32 @@ def pct(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+def parse_option(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE` → (key, value), the value read as JSON when it parses (6, false, "max"), else as text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--option takes KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", action="append", help="rapidocr (default) and/or paddleocr")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--limit", type=int, default=0, help="only the first N documents (smoke runs)")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backend constructor option (e.g. a RapidSettings field); VALUE is read as JSON when it parses",
+    )
     args = parser.parse_args(argv)
     backends = args.backend or ["rapidocr"]
+    backend_options = dict(parse_option(o) for o in args.option)
 
     repo = RulesetRepository(ROOT / "rulesets")
     specs: dict[str, tuple[Any, Any]] = {}
@@ -78,7 +100,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     options = ExtractOptions(page_timeout_s=60)
     results: dict[str, Any] = {"threshold": threshold, "backends": {}}
     for name in backends:
-        ocr = get_backend(name, threads=options.ocr_threads)
+        ocr = get_backend(name, threads=options.ocr_threads, **backend_options)
+        cpu_start = time.process_time()
         per_page: dict[str, list[float]] = defaultdict(list)
         exact = total = 0
         errors = chars = 0
@@ -132,11 +155,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "wrong_but_confident_on_readable": wrong_on_readable,
             "not_read_on_readable": missed,
             "confident_wrong_on_unreadable": confident_wrong,
+            "cpu_s": round(time.process_time() - cpu_start, 1),
+            "options": backend_options,
         }
         print(
             f"{name}: exact {exact}/{total}, CER {errors / max(chars, 1):.4f}, "
             f"confident wrong on unreadable {len(confident_wrong)}, "
-            f"wrong on readable {len(wrong_on_readable)}"
+            f"wrong on readable {len(wrong_on_readable)}, CPU {time.process_time() - cpu_start:.1f} s"
         )
         for m, v in speed.items():
             print(f"  {m:14s} {v['pages']:3d} pages  median {v['median_s']:.3f} s  p95 {v['p95_s']:.3f} s")
