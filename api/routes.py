@@ -58,6 +58,12 @@ def _accepted(row: CaseRow, created: bool) -> CaseAccepted:
     )
 
 
+def _case_if_done(services: wf.Services, case_id: str) -> CaseRow | None:
+    with services.sessions() as session:
+        fresh = session.get(CaseRow, case_id)
+        return fresh if fresh is not None and fresh.status in ("decided", "failed") else None
+
+
 async def _submit(
     request: Request,
     services: wf.Services,
@@ -77,13 +83,16 @@ async def _submit(
     if wait > 0 and row.status in ("queued", "processing"):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
+        # a form-only case is decided within milliseconds, one with scans takes seconds: look often
+        # at first, then back off (each look is a database read that takes CPU from the worker)
+        pause = 0.005
         while loop.time() < deadline:
-            await asyncio.sleep(0.005)
-            with services.sessions() as session:
-                fresh = session.get(CaseRow, row.id)
-                if fresh is not None and fresh.status in ("decided", "failed"):
-                    row = fresh
-                    break
+            await asyncio.sleep(min(pause, max(deadline - loop.time(), 0.0)))
+            pause = min(pause * 1.5, 0.1)
+            fresh = await run_in_threadpool(_case_if_done, services, row.id)
+            if fresh is not None:
+                row = fresh
+                break
     response.status_code = (
         201 if created and row.status in ("decided", "failed") else (202 if created else 200)
     )
