@@ -229,6 +229,7 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.last_used = 0.0
 
     async def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
         """Send one request; the status, the body and whether the connection may be reused."""
@@ -271,6 +272,9 @@ def _requests(base: str, token: str, path: str, cases: list[dict[str, Any]]) -> 
     return out
 
 
+KEEPALIVE_EXPIRY_S = 4.0
+
+
 async def _offered_load(
     base: str,
     token: str,
@@ -309,6 +313,11 @@ async def _offered_load(
         conn: _Connection | None = None
         try:
             async with asyncio.timeout(timeout):
+                # like a general-purpose client's pool (httpx: keepalive_expiry 5 s), a connection
+                # idle for longer than the server keeps one open (uvicorn: 5 s) is not reused
+                while idle and loop.time() - idle[-1].last_used > KEEPALIVE_EXPIRY_S:
+                    idle.pop().close()
+                    opened -= 1
                 if idle:
                     conn = idle.pop()
                 elif opened >= max_connections:
@@ -330,6 +339,7 @@ async def _offered_load(
         else:
             assert conn is not None
             if reusable:
+                conn.last_used = loop.time()
                 idle.append(conn)
                 conn = None
             if status != 200:
