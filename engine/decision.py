@@ -7,7 +7,7 @@ import functools
 import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal, TypeVar
 
@@ -133,9 +133,14 @@ def _built(cls: type[_M], **fields: Any) -> _M:
     return obj
 
 
-@functools.lru_cache(maxsize=16)
 def _isoformat(now: datetime) -> str:
-    """`now` as text; a batch shares one `now`, so it is formatted once."""
+    """`now` as text; a batch shares one `now`, so it is formatted once. The same instant in two
+    time zones compares equal, so the offset is part of the key (it changes the text)."""
+    return _isoformat_at(now, now.utcoffset())
+
+
+@functools.lru_cache(maxsize=16)
+def _isoformat_at(now: datetime, _offset: timedelta | None) -> str:
     return now.isoformat()
 
 

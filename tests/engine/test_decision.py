@@ -670,3 +670,17 @@ def test_unknown_never_approves_even_if_nothing_fails() -> None:
     assert not by_status(d, "fail")
     assert by_status(d, "unknown") == {"enterprise_active", "enterprise_name_matches"}
     assert d.outcome == "review"
+
+
+def test_decided_at_keeps_the_offset_it_was_given() -> None:
+    """The same instant in two time zones: each decision states the time as it was passed."""
+    from datetime import UTC, timedelta, timezone
+
+    from engine.decision import _isoformat
+
+    utc = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+    china = utc.astimezone(timezone(timedelta(hours=8)))
+    assert utc == china
+    assert _isoformat(utc) == "2026-11-22T02:00:00+00:00"
+    assert _isoformat(china) == "2026-11-22T10:00:00+08:00"
+    assert _isoformat(utc) == "2026-11-22T02:00:00+00:00"
