@@ -785,16 +785,6 @@ def evaluate_in(node: Node, env: Env, scope: Mapping[str, Any]) -> Any:
     return entry[1](env, scope)
 
 
-def compile_expression(node: Node) -> Callable[[Env], Any]:
-    """The expression as one function of the facts."""
-    fn = _compile(node, frozenset())
-
-    def run(env: Env) -> Any:
-        return fn(env, _NO_SCOPE)
-
-    return run
-
-
 def _compile(node: Node, bound: frozenset[str]) -> Compiled:
     if isinstance(node, Literal):
         value = node.value
