@@ -179,7 +179,7 @@ def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
     for col, node in step.match.items():
         value = E.evaluate(node, facts.env)
         values = value if type(value) is list else [value]
-        if any(v is E.MISSING for v in values) if len(values) != 1 else value is E.MISSING:
+        if any(v is E.MISSING for v in values):
             unknown = True
             break
         match[col] = [v for v in values if v is not None]
