@@ -11,10 +11,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from process_kit import wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
@@ -23,26 +23,11 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not 
 from benchmarks import service  # noqa: E402
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _tree(pid: int) -> list[int]:
     import psutil
 
     root = psutil.Process(pid)
     return [pid, *(p.pid for p in root.children(recursive=True))]
-
-
-def _wait_gone(pids: list[int], seconds: float) -> list[int]:
-    deadline = time.monotonic() + seconds
-    while (left := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
 
 
 def test_an_error_in_the_run_stops_the_server_and_its_engine_processes() -> None:
@@ -60,7 +45,7 @@ def test_an_error_in_the_run_stops_the_server_and_its_engine_processes() -> None
         )
         assert row["errors"] == 0 and row["requests"] == 50 and row["p99_ms"] > 0
         raise RuntimeError("the run failed")
-    assert _wait_gone(pids, 5) == []
+    assert wait_gone(pids, 5) == []
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
@@ -85,7 +70,7 @@ def test_a_killed_benchmark_takes_its_server_with_it(tmp_path: Path) -> None:
         pids = _tree(json.loads(line))
         os.kill(bench.pid, signal.SIGKILL)
         bench.wait(10)
-        assert _wait_gone(pids, 30) == [], "the server outlived the benchmark"
+        assert wait_gone(pids, 30) == [], "the server outlived the benchmark"
     finally:
         if bench.poll() is None:
             bench.kill()

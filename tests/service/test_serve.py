@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from process_kit import wait_gone
 from service_kit import ROOT
 
 
@@ -33,14 +34,6 @@ def _children(pid: int) -> set[int]:
         if int(fields[1]) == pid:
             found.add(int(stat.parent.name))
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -89,10 +82,7 @@ def test_serve_answers_health_and_stops_cleanly(tmp_path: Path, sig: signal.Sign
         # uvicorn shuts down, then re-raises a SIGTERM it caught: death by SIGTERM after a clean shutdown
         assert code in ((0, -signal.SIGTERM) if sig == signal.SIGTERM else (0,)), log.read_text()[-3000:]
         assert "Application shutdown complete" in log.read_text()
-        stop = time.monotonic() + 10
-        while any(_alive(c) for c in children) and time.monotonic() < stop:
-            time.sleep(0.1)
-        assert not any(_alive(c) for c in children), "a worker outlived the server"
+        assert not wait_gone(list(children), 10), "a worker outlived the server"
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
         assert "Traceback" not in log.read_text()
