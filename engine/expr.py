@@ -856,36 +856,25 @@ def _compile_unary(node: Unary, bound: frozenset[str]) -> Compiled:
 
 def _compile_binary(node: Binary, bound: frozenset[str]) -> Compiled:
     left, right, op = _compile(node.left, bound), _compile(node.right, bound), node.op
-    if op == "and":
+    if op in ("and", "or"):
+        # Kleene logic: the side that settles it (false for `and`, true for `or`) wins even over an
+        # unknown; otherwise an unknown side makes the whole unknown
+        settles = op == "or"
 
-        def and_(env: Env, scope: Mapping[str, Any]) -> Any:
+        def junction(env: Env, scope: Mapping[str, Any]) -> Any:
             a = left(env, scope)
-            if a is False:
-                return False
-            if a is not True:
+            if a is not True and a is not False:
                 a = _truth(a)
-                if a is False:
-                    return False
+            if a is settles:
+                return settles
             b = right(env, scope)
             if b is not True and b is not False:
                 b = _truth(b)
-            if b is False:
-                return False
-            return MISSING if a is MISSING or b is MISSING else True
+            if b is settles:
+                return settles
+            return MISSING if a is MISSING or b is MISSING else not settles
 
-        return and_
-    if op == "or":
-
-        def or_(env: Env, scope: Mapping[str, Any]) -> Any:
-            a = _truth(left(env, scope))
-            if a is True:
-                return True
-            b = _truth(right(env, scope))
-            if b is True:
-                return True
-            return MISSING if a is MISSING or b is MISSING else False
-
-        return or_
+        return junction
     if op == "==":
 
         def eq(env: Env, scope: Mapping[str, Any]) -> Any:
