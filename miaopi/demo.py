@@ -246,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             f"[bold]合计 {n} 件，自动批准 {totals['approved']} 件，秒批率（auto-approval rate）{rate:.1%}[/]"
         )
         console.print(json.dumps(dict(totals), ensure_ascii=False))
+        if args.no_serve:
+            console.print("（--no-serve：服务随即停止；去掉该选项可继续打开审核队列）", highlight=False)
+            server.should_exit = True
+            return
         console.print(
             f"\n审核队列：{base}/queue\n"
             f"  税务审核员 tax-approver / {DEMO_PASSWORD}（B岗 tax-approver-b）\n"
@@ -254,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
             "按 Ctrl-C 停止。",
             highlight=False,
         )
-        if args.no_serve:
-            server.should_exit = True
 
     threading.Thread(target=drive, name="demo-submit", daemon=True).start()
     server.run()
