@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -103,22 +104,55 @@ def _open_registry(db: str | None, *, create: bool) -> Any:
     return engine
 
 
+class LoadMode(StrEnum):
+    REPLACE = "replace"
+    UPSERT = "upsert"
+    APPEND = "append"
+
+
 @data_app.command("load")
 def data_load(
     directory: Annotated[Path, typer.Argument(help="folder of registry CSV files")],
     db: DbOption = None,
+    mode: Annotated[
+        LoadMode,
+        typer.Option(
+            help="replace: each file is the registry's full snapshot; upsert: add and change by key, "
+            "delete nothing; append: add only (a key already present is an error)"
+        ),
+    ] = LoadMode.REPLACE,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show per registry what would be added, changed and deleted")
+    ] = False,
+    max_delete: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=100,
+            help="replace: refuse to delete more than this percentage of a registry's rows (default 50)",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace even beyond --max-delete")] = False,
 ) -> None:
-    """Load a folder of shared-data CSVs in one transaction (idempotent)."""
-    from store.loader import load_directory
+    """Load a folder of shared-data CSVs in one transaction (idempotent); files are streamed."""
+    from store.loader import DEFAULT_MAX_DELETE_SHARE, load_directory
 
     if not directory.is_dir():
         raise fail(EXIT_BAD_INPUT, f"不是文件夹：{directory}")
     engine = _open_registry(db, create=True)
     try:
-        report = load_directory(engine, directory)
+        report = load_directory(
+            engine,
+            directory,
+            mode=mode.value,
+            dry_run=dry_run,
+            max_delete_share=DEFAULT_MAX_DELETE_SHARE if max_delete is None else max_delete / 100,
+            force=force,
+        )
     except Exception as exc:
         raise exit_for(exc) from exc
-    table = Table(title=f"共享数据已载入 {directory}")
+    title = f"试运行（未写入任何数据）{directory}" if dry_run else f"共享数据已载入 {directory}"
+    table = Table(title=f"{title}（模式 {mode.value}）")
     for col in ("registry", "rows", "inserted", "updated", "deleted", "unchanged"):
         table.add_column(col, justify="right" if col != "registry" else "left")
     for name, c in report.registries.items():

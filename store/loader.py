@@ -1,37 +1,69 @@
-"""Loading shared-data CSV files (DESIGN.md §3) into the registry tables.
+"""Loading shared-data CSV files into the registry tables.
 
-A registry CSV is a full snapshot of that registry: loading it makes the table hold exactly the file's
-rows, touching only rows that differ (matched by the registry's key). All files of one load are checked
-before anything is written, and are written in one transaction.
+Three modes, chosen per load:
+- `replace` (the default): the file is a full snapshot of that registry; loading it makes the table hold
+  exactly the file's rows, touching only rows that differ (matched by the registry's key). A load that
+  would delete more than `max_delete_share` of a registry's rows is refused unless forced: a partial
+  file loaded by mistake never empties a registry silently.
+- `upsert`: rows of the file are added or changed by key; nothing is deleted.
+- `append`: rows of the file are added; a key already in the registry is an error.
+
+Files are read as streams into per-load staging tables (temporary, private to the loading connection),
+so memory stays bounded whatever the file's size; the difference to the registry is then computed and
+applied by the database in one transaction under the registries' write lock. Every file is checked
+before anything is written, and a dry run computes the same counts and writes nothing.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
 
 from engine.registries import REGISTRIES, Registry
 from store.db import SQLITE_BEGIN
 from store.errors import DataLoadError
-from store.tables import ROW_ID, TABLES
+from store.tables import TABLES
 from store.values import CellProblem, parse_cell
 
 Key = tuple[Any, ...]
 ParsedRows = dict[Key, dict[str, Any]]
+Mode = Literal["replace", "upsert", "append"]
+MODES: tuple[Mode, ...] = ("replace", "upsert", "append")
 
-_BATCH = 500
+DEFAULT_MAX_DELETE_SHARE = 0.5
+"""In `replace` mode, the largest share of a registry's rows one load may delete without `force`."""
+
+_BATCH = 1000
+_LINE = "_line"
 _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
 class RegistryLoadCounts:
-    """What loading one registry file changed."""
+    """What loading one registry file changed (or, in a dry run, would change)."""
 
     inserted: int = 0
     updated: int = 0
@@ -54,6 +86,8 @@ class LoadReport:
 
     directory: Path
     registries: dict[str, RegistryLoadCounts] = field(default_factory=dict)
+    mode: Mode = "replace"
+    dry_run: bool = False
 
     @property
     def changed(self) -> bool:
@@ -63,6 +97,8 @@ class LoadReport:
         """A JSON-ready summary."""
         return {
             "directory": str(self.directory),
+            "mode": self.mode,
+            "dry_run": self.dry_run,
             "registries": {
                 name: {
                     "file": f"{name}.csv",
@@ -77,24 +113,59 @@ class LoadReport:
         }
 
 
-def load_directory(engine: Engine, directory: Path) -> LoadReport:
+def load_directory(
+    engine: Engine,
+    directory: Path,
+    *,
+    mode: Mode = "replace",
+    dry_run: bool = False,
+    max_delete_share: float = DEFAULT_MAX_DELETE_SHARE,
+    force: bool = False,
+) -> LoadReport:
     """Load every `<registry>.csv` in `directory` in one transaction; see the module docstring.
 
-    Raises DataLoadError (nothing written) for an unknown `.csv` file, a bad header, a bad cell or a
-    duplicate key. The tables must exist (store.db.create_schema).
+    Raises DataLoadError (nothing written) for an unknown `.csv` file, a bad header, a bad cell, a
+    duplicate key, a key already present (append), or too many deletions (replace, without `force`).
+    The tables must exist (store.db.create_schema).
     """
+    if mode not in MODES:
+        raise ValueError(f"unknown load mode {mode!r} (one of {', '.join(MODES)})")
+    if not 0 <= max_delete_share <= 1:
+        raise ValueError("max_delete_share must lie between 0 and 1")
     files = registry_files(directory)
-    parsed = {name: read_registry_file(REGISTRIES[name], path) for name, path in files.items()}
-    if not parsed:
-        return LoadReport(directory=directory)
+    if not files:
+        return LoadReport(directory=directory, mode=mode, dry_run=dry_run)
     with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            # Take the write lock up front so the comparison below sees what we then overwrite.
-            conn = conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        with conn.begin():
-            _lock_tables(conn, [_table(name) for name in parsed])
-            counts = {name: _sync(conn, REGISTRIES[name], rows) for name, rows in parsed.items()}
-    return LoadReport(directory=directory, registries=counts)
+        staged: dict[str, Table] = {}
+        try:
+            # Staging writes only the connection's private temporary tables: no registry is locked
+            # while the files are read and checked.
+            for name, path in files.items():
+                with conn.begin():
+                    staged[name] = _stage(conn, REGISTRIES[name], path)
+            if conn.dialect.name == "sqlite":
+                # Take the write lock up front so the comparison below sees what we then overwrite.
+                conn = conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+            with conn.begin() as tx:
+                _lock_tables(conn, [_table(name) for name in staged])
+                counts: dict[str, RegistryLoadCounts] = {}
+                for name, staging in staged.items():
+                    registry = REGISTRIES[name]
+                    counts[name] = _count(conn, registry, staging, mode=mode)
+                    if mode == "replace" and not force:
+                        _check_deletions(conn, registry, counts[name], max_delete_share)
+                if dry_run:
+                    tx.rollback()
+                else:
+                    for name, staging in staged.items():
+                        _apply(conn, REGISTRIES[name], staging, mode=mode)
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            with conn.begin():
+                for staging in staged.values():
+                    staging.drop(conn, checkfirst=True)
+    return LoadReport(directory=directory, registries=counts, mode=mode, dry_run=dry_run)
 
 
 def registry_files(directory: Path) -> dict[str, Path]:
@@ -123,66 +194,85 @@ def registry_files(directory: Path) -> dict[str, Path]:
 
 
 def read_registry_file(registry: Registry, path: Path) -> ParsedRows:
-    """The rows of one registry CSV keyed by the registry's key, every cell checked and typed."""
-    name = path.name
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataLoadError(
-            file=name,
-            line=raw[: exc.start].count(b"\n") + 1,
-            message="文件不是 UTF-8 编码",
-            message_en="file is not UTF-8 encoded",
-            code="bad_encoding",
-        ) from exc
-    records = _records(name, text)
-    header = next(records, None)
-    if header is None or not header[1]:
-        raise DataLoadError(
-            file=name,
-            line=1,
-            message="文件为空，缺少表头",
-            message_en="empty file, header row missing",
-            code="bad_header",
-        )
-    positions = _header_positions(registry, name, header[1])
-    width = len(registry.columns)
+    """The rows of one registry CSV keyed by the registry's key, every cell checked and typed (held in
+    memory: for the in-memory registries of tests and benchmarks; loads stream with `iter_registry_rows`)."""
     rows: ParsedRows = {}
     first_line: dict[Key, int] = {}
-    for line, cells in records:
-        if not cells:
-            continue  # blank line
-        if len(cells) != width:
-            raise DataLoadError(
-                file=name,
-                line=line,
-                message=f"应有 {width} 列，实际为 {len(cells)} 列",
-                message_en=f"expected {width} cells, got {len(cells)}",
-                code="wrong_cell_count",
-            )
-        row = {
-            c.name: _cell(registry, c.name, cells[positions[c.name]].strip(), name, line)
-            for c in registry.columns
-        }
+    for line, row in iter_registry_rows(registry, path):
         key = tuple(row[k] for k in registry.key)
         if key in rows:
-            cols = ", ".join(registry.key)
-            raise DataLoadError(
-                file=name,
-                line=line,
-                message=f"记录键（{cols}）与第{first_line[key]}行重复",
-                message_en=f"duplicate key ({cols}), same as line {first_line[key]}",
-                code="duplicate_key",
-            )
+            raise _duplicate(registry, path.name, line=line, first=first_line[key])
         rows[key] = row
         first_line[key] = line
     return rows
 
 
-def _records(name: str, text: str) -> Iterator[tuple[int, list[str]]]:
+def iter_registry_rows(registry: Registry, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(first physical line, typed row) for each record of one registry CSV, read as a stream; every
+    cell is checked. Duplicate keys are not checked here (they need the whole file)."""
+    name = path.name
+    with path.open("rb") as raw:
+        text = _Utf8Lines(raw, name)
+        records = _records(name, text)
+        header = next(records, None)
+        if header is None or not header[1]:
+            raise DataLoadError(
+                file=name,
+                line=1,
+                message="文件为空，缺少表头",
+                message_en="empty file, header row missing",
+                code="bad_header",
+            )
+        positions = _header_positions(registry, name, header[1])
+        width = len(registry.columns)
+        for line, cells in records:
+            if not cells:
+                continue  # blank line
+            if len(cells) != width:
+                raise DataLoadError(
+                    file=name,
+                    line=line,
+                    message=f"应有 {width} 列，实际为 {len(cells)} 列",
+                    message_en=f"expected {width} cells, got {len(cells)}",
+                    code="wrong_cell_count",
+                )
+            yield (
+                line,
+                {
+                    c.name: _cell(registry, c.name, cells[positions[c.name]].strip(), name, line)
+                    for c in registry.columns
+                },
+            )
+
+
+class _Utf8Lines:
+    """The lines of a binary file decoded as UTF-8 (a leading BOM dropped), one at a time; a byte
+    sequence that is not UTF-8 is reported with its physical line."""
+
+    def __init__(self, raw: Any, name: str) -> None:
+        self._raw = raw
+        self._name = name
+        self._line = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self._raw:
+            self._line += 1
+            try:
+                text = chunk.decode("utf-8-sig" if self._line == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataLoadError(
+                    file=self._name,
+                    line=self._line,
+                    message="文件不是 UTF-8 编码",
+                    message_en="file is not UTF-8 encoded",
+                    code="bad_encoding",
+                ) from exc
+            yield text
+
+
+def _records(name: str, lines: Any) -> Iterator[tuple[int, list[str]]]:
     """(first physical line, cells) for each CSV record."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(iter(lines), strict=True)
     while True:
         start = reader.line_num + 1
         try:
@@ -198,6 +288,17 @@ def _records(name: str, text: str) -> Iterator[tuple[int, list[str]]]:
                 code="bad_csv",
             ) from exc
         yield start, cells
+
+
+def _duplicate(registry: Registry, name: str, *, line: int, first: int) -> DataLoadError:
+    cols = ", ".join(registry.key)
+    return DataLoadError(
+        file=name,
+        line=line,
+        message=f"记录键（{cols}）与第{first}行重复",
+        message_en=f"duplicate key ({cols}), same as line {first}",
+        code="duplicate_key",
+    )
 
 
 def _header_positions(registry: Registry, name: str, header: Sequence[str]) -> dict[str, int]:
@@ -272,46 +373,132 @@ def _lock_tables(conn: Connection, tables: list[Table]) -> None:
     conn.exec_driver_sql(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
 
 
-def _sync(conn: Connection, registry: Registry, rows: ParsedRows) -> RegistryLoadCounts:
-    """Make `registry`'s table hold exactly `rows`, writing only the difference."""
-    table = _table(registry.name)
-    names = registry.column_names
-    existing: dict[Key, tuple[int, dict[str, Any]]] = {}
-    for record in conn.execute(select(table.c[ROW_ID], *(table.c[n] for n in names))):
-        values = {n: record._mapping[n] for n in names}
-        existing[tuple(values[k] for k in registry.key)] = (record._mapping[ROW_ID], values)
+def _stage(conn: Connection, registry: Registry, path: Path) -> Table:
+    """Read `path` into a temporary staging table (with each row's line), checking every cell and
+    that no key appears twice."""
+    target = _table(registry.name)
+    staging = Table(
+        f"staging_{registry.name}",
+        MetaData(),
+        Column(_LINE, Integer, nullable=False),
+        *(Column(n, target.c[n].type) for n in registry.column_names),
+        Index(f"ix_staging_{registry.name}_key", *registry.key, _LINE),
+        prefixes=["TEMPORARY"],
+    )
+    staging.drop(conn, checkfirst=True)  # a staging table left by an earlier load on this connection
+    staging.create(conn)
+    batch: list[dict[str, Any]] = []
+    for line, row in iter_registry_rows(registry, path):
+        batch.append({_LINE: line, **row})
+        if len(batch) >= _BATCH:
+            conn.execute(insert(staging), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(staging), batch)
+    _check_unique(conn, registry, staging, path.name)
+    return staging
 
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    unchanged = 0
-    settable = [n for n in names if n not in registry.key]
-    for key, row in rows.items():
-        old = existing.pop(key, None)
-        if old is None:
-            inserts.append(row)
-        elif old[1] != row:
-            updates.append({"b_row_id": old[0], **{f"b_{n}": row[n] for n in settable}})
-        else:
-            unchanged += 1
-    deletes = [row_id for row_id, _ in existing.values()]
 
-    for ids in _chunks(deletes):
-        conn.execute(delete(table).where(table.c[ROW_ID].in_(ids)))
-    if updates:
-        stmt = (
-            update(table)
-            .where(table.c[ROW_ID] == bindparam("b_row_id"))
-            .values({n: bindparam(f"b_{n}", type_=table.c[n].type) for n in settable})
+def _check_unique(conn: Connection, registry: Registry, staging: Table, name: str) -> None:
+    """The first line (in file order) whose key an earlier line already had is an error."""
+    earlier = staging.alias("earlier")
+    same = _same_key(registry, earlier, staging)
+    row = conn.execute(
+        select(staging.c[_LINE], select(func.min(earlier.c[_LINE])).where(same).scalar_subquery())
+        .where(exists().where(same, earlier.c[_LINE] < staging.c[_LINE]))
+        .order_by(staging.c[_LINE])
+        .limit(1)
+    ).first()
+    if row is not None:
+        raise _duplicate(registry, name, line=row[0], first=row[1])
+
+
+def _same_key(registry: Registry, a: Table | Any, b: Table | Any) -> ColumnElement[bool]:
+    return and_(*(a.c[k] == b.c[k] for k in registry.key))
+
+
+def _differs(registry: Registry, target: Table, staging: Table) -> ColumnElement[bool]:
+    values = [n for n in registry.column_names if n not in registry.key]
+    if not values:
+        return false()
+    return or_(*(target.c[n].is_distinct_from(staging.c[n]) for n in values))
+
+
+def _count(conn: Connection, registry: Registry, staging: Table, *, mode: Mode) -> RegistryLoadCounts:
+    """What applying `staging` to the registry's table would change."""
+    target = _table(registry.name)
+    same = _same_key(registry, target, staging)
+    staged = conn.scalar(select(func.count()).select_from(staging)) or 0
+    new = conn.scalar(select(func.count()).select_from(staging).where(~exists().where(same))) or 0
+    if mode == "append" and new < staged:
+        line = conn.scalar(select(func.min(staging.c[_LINE])).where(exists().where(same)))
+        cols = ", ".join(registry.key)
+        raise DataLoadError(
+            file=f"{registry.name}.csv",
+            line=line,
+            message=f"追加模式：记录键（{cols}）已在库中（用 --mode upsert 更新已有记录）",
+            message_en=f"append mode: key ({cols}) already in the registry (use --mode upsert to update)",
+            code="key_exists",
         )
-        for params in _chunks(updates):
-            conn.execute(stmt, params)
-    for params in _chunks(inserts):
-        conn.execute(insert(table), params)
+    changed = (
+        conn.scalar(
+            select(func.count())
+            .select_from(staging.join(target, same))
+            .where(_differs(registry, target, staging))
+        )
+        or 0
+    )
+    deleted = 0
+    if mode == "replace":
+        deleted = conn.scalar(select(func.count()).select_from(target).where(~exists().where(same))) or 0
     return RegistryLoadCounts(
-        inserted=len(inserts), updated=len(updates), deleted=len(deletes), unchanged=unchanged
+        inserted=new, updated=changed, deleted=deleted, unchanged=staged - new - changed
     )
 
 
-def _chunks(items: list[_T]) -> Iterator[list[_T]]:
-    for start in range(0, len(items), _BATCH):
-        yield items[start : start + _BATCH]
+def _check_deletions(
+    conn: Connection, registry: Registry, counts: RegistryLoadCounts, max_share: float
+) -> None:
+    """Refuse a replace that would delete more than `max_share` of the registry's rows."""
+    if not counts.deleted:
+        return
+    existing = conn.scalar(select(func.count()).select_from(_table(registry.name))) or 0
+    if counts.deleted <= max_share * existing:
+        return
+    share = f"{100 * counts.deleted / existing:.1f}%"
+    limit = f"{100 * max_share:g}%"
+    raise DataLoadError(
+        file=f"{registry.name}.csv",
+        message=(
+            f"整表替换将删除 {counts.deleted} 行，占库中现有 {existing} 行的 {share}，超过允许的 {limit}；"
+            "若文件确为完整快照请加 --force，只增改不删请用 --mode upsert"
+        ),
+        message_en=(
+            f"replacing would delete {counts.deleted} of {existing} rows ({share}), more than the "
+            f"allowed {limit}; pass --force if the file is a full snapshot, or use --mode upsert"
+        ),
+        code="too_many_deletions",
+    )
+
+
+def _apply(conn: Connection, registry: Registry, staging: Table, *, mode: Mode) -> None:
+    """Make the registry's table take the staged rows: deletions (replace), changes, then additions
+    in file order. Rows whose key stays keep their row_id."""
+    target = _table(registry.name)
+    same = _same_key(registry, target, staging)
+    if mode == "replace":
+        conn.execute(delete(target).where(~exists().where(same)))
+    values = [n for n in registry.column_names if n not in registry.key]
+    if values and mode != "append":
+        conn.execute(
+            update(target)
+            .where(same, _differs(registry, target, staging))
+            .values({n: staging.c[n] for n in values})
+        )
+    names = registry.column_names
+    conn.execute(
+        insert(target).from_select(
+            names,
+            select(*(staging.c[n] for n in names)).where(~exists().where(same)).order_by(staging.c[_LINE]),
+        )
+    )

@@ -147,6 +147,38 @@ def test_data_load_is_idempotent(db_url: str) -> None:
             assert cells[2:5] == ["0", "0", "0"], line
 
 
+def test_data_load_never_deletes_silently_and_dry_run_shows_the_difference(
+    loaded: str, tmp_path: Path
+) -> None:
+    """A two-row certificates.csv loaded over the full registry used to delete every other row."""
+    folder = tmp_path / "partial"
+    folder.mkdir()
+    lines = (SAMPLES / "shared-data" / "certificates.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "certificates.csv").write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+
+    refused = run("data", "load", str(folder), "--db", loaded)
+    assert refused.exit_code == 2
+    assert "certificates.csv" in refused.stderr and "--force" in refused.stderr
+
+    dry = run("data", "load", str(folder), "--db", loaded, "--dry-run", "--force")
+    assert dry.exit_code == 0 and "试运行" in dry.stdout
+    cells = next(
+        [c.strip() for c in line.split("│") if c.strip()]
+        for line in dry.stdout.splitlines()
+        if "certificates" in line
+    )
+    assert cells[1:5] == ["2", "0", "0", str(len(lines) - 3)]  # rows, inserted, updated, deleted
+
+    upsert = run("data", "load", str(folder), "--db", loaded, "--mode", "upsert")
+    assert upsert.exit_code == 0
+    again = run("data", "load", str(SAMPLES / "shared-data"), "--db", loaded, "--dry-run")
+    assert again.exit_code == 0  # nothing was deleted by the dry run or the upsert
+    for line in again.stdout.splitlines():
+        cells = [c.strip() for c in line.split("│") if c.strip()]
+        if len(cells) == 6 and cells[0] == "certificates":
+            assert cells[2:5] == ["0", "0", "0"], line
+
+
 def test_data_load_reports_file_line_and_column(db_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "bad"
     shutil.copytree(SAMPLES / "shared-data", folder)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import threading
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Table
 from store_testdata import (
     E1,
     P1,
@@ -151,7 +151,7 @@ def test_absent_registry_is_untouched(engine: Engine, tmp_path: Path) -> None:
     before = dump(engine)
     write_csv(tmp_path / "one", "kinship", [])
 
-    report = _load(engine, tmp_path / "one")
+    report = load_directory(engine, tmp_path / "one", force=True)  # emptying a registry needs force
 
     assert list(report.registries) == ["kinship"]
     assert report.registries["kinship"] == RegistryLoadCounts(deleted=2)
@@ -356,16 +356,16 @@ def test_failure_while_writing_rolls_back_earlier_registries(
     """A database error after some registries were written leaves none of them written."""
     before = _loaded(engine, tmp_path)
     write_dataset(tmp_path / "v2", _changed_dataset())
-    real_sync = loader._sync
+    real_apply = loader._apply
     written: list[str] = []
 
-    def failing_sync(conn: Connection, registry: Registry, rows: loader.ParsedRows) -> RegistryLoadCounts:
+    def failing_apply(conn: Connection, registry: Registry, staging: Table, *, mode: loader.Mode) -> None:
         if registry.name == "certificates":
             raise RuntimeError("simulated database failure")
         written.append(registry.name)
-        return real_sync(conn, registry, rows)
+        real_apply(conn, registry, staging, mode=mode)
 
-    monkeypatch.setattr(loader, "_sync", failing_sync)
+    monkeypatch.setattr(loader, "_apply", failing_apply)
     with pytest.raises(RuntimeError, match="simulated"):
         _load(engine, tmp_path / "v2")
 
@@ -400,3 +400,128 @@ def test_concurrent_loads_are_serialised(engine: Engine, tmp_path: Path) -> None
         all(sort_by_key(n, contents[n]) == sort_by_key(n, rows) for n, rows in data.items())
         for data in snapshots
     )
+
+
+# -- modes, dry runs and the deletion guard ----------------------------------------------------------------
+def test_dry_run_counts_what_a_load_would_do_and_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    before = _loaded(engine, tmp_path)
+    write_dataset(tmp_path / "v2", _changed_dataset())
+
+    dry = load_directory(engine, tmp_path / "v2", dry_run=True)
+
+    assert dump(engine) == before
+    assert dry.dry_run and dry.to_dict()["dry_run"] is True
+    assert dry.registries["population"] == RegistryLoadCounts(inserted=1, updated=1, deleted=1, unchanged=3)
+    real = load_directory(engine, tmp_path / "v2")
+    assert real.registries == dry.registries and not real.dry_run
+
+
+def test_replace_refuses_to_delete_more_than_the_share_unless_forced(engine: Engine, tmp_path: Path) -> None:
+    """The mistake this guards against: a partial file loaded as if it were the whole registry."""
+    before = _loaded(engine, tmp_path)
+    partial = dataset()
+    total = len(partial["population"])
+    write_csv(tmp_path / "partial", "population", partial["population"][:1])  # 1 of 5 rows
+
+    with pytest.raises(DataLoadError) as info:
+        load_directory(engine, tmp_path / "partial")
+    assert (info.value.file, info.value.code) == ("population.csv", "too_many_deletions")
+    assert f"将删除 {total - 1} 行" in info.value.message and "--force" in info.value.message
+    assert dump(engine) == before
+
+    # a stated share that allows it, or force, or upsert (which deletes nothing)
+    upsert = load_directory(engine, tmp_path / "partial", mode="upsert")
+    assert upsert.registries["population"] == RegistryLoadCounts(unchanged=1)
+    assert dump(engine) == before
+    allowed = load_directory(engine, tmp_path / "partial", max_delete_share=(total - 1) / total)
+    assert allowed.registries["population"] == RegistryLoadCounts(deleted=total - 1, unchanged=1)
+    assert len(dump(engine)["population"]) == 1
+
+
+def test_upsert_adds_and_changes_by_key_and_deletes_nothing(engine: Engine, tmp_path: Path) -> None:
+    _loaded(engine, tmp_path)
+    rows = dataset()["population"]
+    rows[0]["name"] = "张三丰"
+    extra = {
+        "id_number": resident_id(seq=88),
+        "name": "新人",
+        "gender": "女",
+        "birth_date": date(1991, 1, 2),
+        "status": "normal",
+    }
+    write_csv(tmp_path / "up", "population", [rows[0], extra])
+
+    report = load_directory(engine, tmp_path / "up", mode="upsert")
+
+    assert report.registries["population"] == RegistryLoadCounts(inserted=1, updated=1)
+    names = {r["id_number"]: r["name"] for r in dump(engine)["population"]}
+    assert len(names) == len(rows) + 1
+    assert names[rows[0]["id_number"]] == "张三丰" and names[extra["id_number"]] == "新人"
+
+
+def test_append_adds_rows_and_refuses_a_key_already_present(engine: Engine, tmp_path: Path) -> None:
+    before = _loaded(engine, tmp_path)
+    rows = dataset()["population"]
+    extra = {
+        "id_number": resident_id(seq=89),
+        "name": "新人",
+        "gender": "女",
+        "birth_date": date(1991, 1, 2),
+        "status": "normal",
+    }
+    write_csv(tmp_path / "clash", "population", [extra, rows[1]])
+
+    with pytest.raises(DataLoadError) as info:
+        load_directory(engine, tmp_path / "clash", mode="append")
+    assert (info.value.file, info.value.line, info.value.code) == ("population.csv", 3, "key_exists")
+    assert dump(engine) == before
+
+    write_csv(tmp_path / "add", "population", [extra])
+    report = load_directory(engine, tmp_path / "add", mode="append")
+    assert report.registries["population"] == RegistryLoadCounts(inserted=1)
+    assert len(dump(engine)["population"]) == len(rows) + 1
+
+
+_PEAK_RSS = """
+import resource, sys
+from pathlib import Path
+from store.db import create_engine_for, create_schema
+from store.loader import load_directory
+engine = create_engine_for(sys.argv[1])
+create_schema(engine)
+report = load_directory(engine, Path(sys.argv[2]))
+assert report.registries["population"].inserted == int(sys.argv[3]), report
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def _peak_rss_mib(tmp_path: Path, rows: int) -> int:
+    import subprocess
+    import sys
+
+    folder = tmp_path / f"pop{rows}"
+    folder.mkdir()
+    with (folder / "population.csv").open("w", encoding="utf-8") as f:
+        f.write("id_number,name,gender,birth_date,status\n")
+        for i in range(rows):
+            born = date(1950, 1, 1) + timedelta(days=i // 1000)
+            number = resident_id(born=born, seq=i % 1000)
+            f.write(f"{number},居民{i},{'男女'[i % 2]},{born.isoformat()},normal\n")
+    url = f"sqlite:///{tmp_path / f'pop{rows}.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS, url, str(folder), str(rows)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    return int(done.stdout.strip())
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_loading_streams_memory_does_not_grow_with_the_file(tmp_path: Path, backend: str) -> None:
+    """A file ten times as long costs (almost) no more memory: rows are streamed through a staging
+    table, never held all at once (the whole-file reader needed about 9 bytes per byte of CSV)."""
+    small = _peak_rss_mib(tmp_path, 20_000)
+    large = _peak_rss_mib(tmp_path, 200_000)  # about 13 MB of CSV
+    assert large - small < 30, (small, large)
