@@ -159,7 +159,8 @@ def run_ocr_soak(*, pages: int, recycle_after: int, threads: int) -> dict[str, A
         "rss_first_mib": result["rss_first_mib"],
         "rss_last_mib": result["rss_last_mib"],
         "rss_max_mib": result["rss_max_mib"],
-        "growth_pct": max(growth) if growth else 0.0,
-        "series": [(s["page"], s["rss_mib"]) for s in result["samples"]],
+        # None, not 0: with no process sampled twice after its warm-up, growth was not measured
+        "growth_pct": max(growth) if growth else None,
+        "series": [(s["page"], s["rss_mib"], s["pid"]) for s in result["samples"]],
         "cpus": os.cpu_count(),
     }

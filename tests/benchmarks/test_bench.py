@@ -60,6 +60,11 @@ def test_every_scenario_reports_its_figures(quick_run: tuple[Path, dict, int]) -
             if key.startswith("postgresql_") and "postgresql_skipped" in figures and not os.environ.get("CI"):
                 assert value is None, (name, key)  # no PostgreSQL server here: reported, not measured
                 continue
+            if key == "ocr_growth_pct":
+                # a quick soak reads 3 pages in one fresh worker: growth after its warm-up is not
+                # measured, and the report says so instead of printing 0 %
+                assert value is None, (name, key, value)
+                continue
             assert value is not None, (name, key)
             if key.endswith("growth_pct"):
                 assert isinstance(value, float), (name, key, value)
@@ -68,7 +73,7 @@ def test_every_scenario_reports_its_figures(quick_run: tuple[Path, dict, int]) -
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 assert value > 0, (name, key, value)
         for key in spec.get("targets", {}):
-            assert figures["targets"][key]["met"] in (True, False), (name, key)
+            assert figures["targets"][key]["met"] is None, (name, key)  # a quick run judges nothing
 
 
 def test_zen_decides_every_sample_case_as_ours(quick_run: tuple[Path, dict, int]) -> None:
@@ -91,10 +96,35 @@ def test_report_and_plots_are_written(quick_run: tuple[Path, dict, int]) -> None
     table = (out / "results.md").read_text(encoding="utf-8")
     for name in MANIFEST:
         assert f"| {name} |" in table
+    assert "Quick run" in table and "(met)" not in table and "(missed)" not in table
+    assert "not judged" in table
     plots = results["meta"]["plots"]
-    assert {"engines.png", "scaling.png", "ocr_pages.png", "soak.png", "http_decide.png"} <= set(plots)
+    assert {"engines.png", "scaling.png", "soak.png", "http_decide.png"} <= set(plots)
+    # one timed page makes no histogram: left out, with the reason in the report
+    assert "ocr_pages.png" not in plots
+    assert any("ocr_pages.png not drawn" in why for why in results["meta"]["plots_left_out"])
+    assert "ocr_pages.png not drawn" in table
     for plot in plots:
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_reported_figure_has_a_unit_and_a_meaning() -> None:
+    for name, spec in MANIFEST.items():
+        assert isinstance(spec["report"], dict), name
+        for key, entry in spec["report"].items():
+            unit, meaning = entry
+            assert str(unit).strip() and len(str(meaning).strip()) > 10, (name, key)
+        assert set(spec.get("targets", {})) <= set(spec["report"]), name  # a target is a reported figure
+
+
+def test_a_full_run_judges_its_targets() -> None:
+    from benchmarks.runner import check_targets
+
+    spec = {"targets": {"speedup": {"min": 1.8}, "median_s": {"max": 0.5}}}
+    judged = check_targets(spec, {"speedup": 1.9, "median_s": 0.61})
+    assert (judged["speedup"]["met"], judged["median_s"]["met"]) == (True, False)
+    assert check_targets(spec, {"speedup": 1.9, "median_s": 0.4}, quick=True)["speedup"]["met"] is None
+    assert check_targets(spec, {"speedup": None})["speedup"]["met"] is None  # not measured
 
 
 def test_the_service_scenarios_decide_and_leave_no_process_behind(quick_run: tuple[Path, dict, int]) -> None:
