@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (Chinese model-contract text is kept on one line per clause)
 """People, enterprises, permits and houses for the held-out documents, taken from samples/shared-data,
 plus value formatting (Chinese dates, 大写 amounts, ID/credit-code checksums)."""
 
@@ -61,8 +62,23 @@ ROADS = {
     "天府新区": ["麓山大道二段", "正兴大道", "宁波路东段", "科学城中路"],
     "新都区": ["蜀龙大道中段", "新都大道", "大丰街道华美路", "斑竹园镇三河路"],
 }
-PROJECTS = ["熙悦府", "云璟台", "锦城华府", "天府时代", "麓湖澜庭", "青城雅苑", "望江壹号", "东原印",
-            "锦江观澜", "蓝光雍锦湾", "保利玥府", "金茂府", "华润二十四城", "中海左岸", "龙湖春江天玺"]
+PROJECTS = [
+    "熙悦府",
+    "云璟台",
+    "锦城华府",
+    "天府时代",
+    "麓湖澜庭",
+    "青城雅苑",
+    "望江壹号",
+    "东原印",
+    "锦江观澜",
+    "蓝光雍锦湾",
+    "保利玥府",
+    "金茂府",
+    "华润二十四城",
+    "中海左岸",
+    "龙湖春江天玺",
+]
 
 
 def age_on(p: dict[str, str], on: date) -> int:
@@ -74,7 +90,10 @@ def person(rng: random.Random, id_number: str) -> Person:
     r = PEOPLE[id_number]
     dist = rng.choice(sorted(ROADS))
     return Person(
-        r["name"], id_number, r["gender"], date.fromisoformat(r["birth_date"]),
+        r["name"],
+        id_number,
+        r["gender"],
+        date.fromisoformat(r["birth_date"]),
         phone=f"1{rng.choice('3589')}{rng.randrange(10**9):09d}",
         address=f"成都市{dist}{rng.choice(ROADS[dist])}{rng.randrange(1, 900)}号{rng.randrange(1, 30)}栋"
         f"{rng.randrange(1, 4)}单元{rng.randrange(1, 33)}{rng.randrange(1, 5):02d}号",
@@ -91,7 +110,8 @@ class Pools:
         ref = date(2026, 10, 1)
         normal = [r for r in PEOPLE.values() if r["status"] == "normal" and age_on(r, ref) >= 18]
         self.singles = [
-            r["id_number"] for r in normal
+            r["id_number"]
+            for r in normal
             if r["id_number"] not in _OWNERS | _IN_MARRIAGE | _FILED | _KIN and age_on(r, ref) >= 22
         ]
         seen: set[str] = set()
@@ -127,11 +147,16 @@ def enterprises() -> list[Enterprise]:
     out = []
     for r in rows("enterprises"):
         rep = PEOPLE.get(r["legal_rep_id_number"], {}).get("name", "")
-        out.append(Enterprise(
-            r["name"], r["credit_code"], rep, r["address"],
-            date.fromisoformat(r["established_on"]) if r["established_on"] else None,
-            Decimal(r["registered_capital_yuan"]) if r["registered_capital_yuan"] else None,
-        ))
+        out.append(
+            Enterprise(
+                r["name"],
+                r["credit_code"],
+                rep,
+                r["address"],
+                date.fromisoformat(r["established_on"]) if r["established_on"] else None,
+                Decimal(r["registered_capital_yuan"]) if r["registered_capital_yuan"] else None,
+            )
+        )
     return out
 
 

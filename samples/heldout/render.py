@@ -49,8 +49,15 @@ class Page:
     ops: list[tuple[Any, ...]] = field(default_factory=list)
 
     def text(
-        self, x: float, y: float, s: str, font: str = "song", size: float = 10.5, color=INK,
-        layer: str = "ink", rot: float = 0.0,
+        self,
+        x: float,
+        y: float,
+        s: str,
+        font: str = "song",
+        size: float = 10.5,
+        color=INK,
+        layer: str = "ink",
+        rot: float = 0.0,
     ) -> float:
         """Baseline-left text at (x, y) mm; returns its width in mm. `rot` (degrees, counter-
         clockwise) turns it about its centre (used for seal characters)."""
@@ -64,16 +71,35 @@ class Page:
     def rtext(self, rx: float, y: float, s: str, font: str = "song", size: float = 10.5, **kw: Any) -> None:
         self.text(rx - text_width(s, font, size), y, s, font, size, **kw)
 
-    def line(self, x0: float, y0: float, x1: float, y1: float, w: float = 0.25, color=INK,
-             layer: str = "ink") -> None:
+    def line(
+        self, x0: float, y0: float, x1: float, y1: float, w: float = 0.25, color=INK, layer: str = "ink"
+    ) -> None:
         self.ops.append(("line", x0, y0, x1, y1, w, color, layer))
 
-    def rect(self, x0: float, y0: float, x1: float, y1: float, w: float = 0.3, color=INK,
-             fill: Any = None, layer: str = "ink") -> None:
+    def rect(
+        self,
+        x0: float,
+        y0: float,
+        x1: float,
+        y1: float,
+        w: float = 0.3,
+        color=INK,
+        fill: Any = None,
+        layer: str = "ink",
+    ) -> None:
         self.ops.append(("rect", x0, y0, x1, y1, w, color, fill, layer))
 
-    def circle(self, cx: float, cy: float, r: float, w: float = 0.3, color=INK, layer: str = "ink",
-               ry: float | None = None, fill: Any = None) -> None:
+    def circle(
+        self,
+        cx: float,
+        cy: float,
+        r: float,
+        w: float = 0.3,
+        color=INK,
+        layer: str = "ink",
+        ry: float | None = None,
+        fill: Any = None,
+    ) -> None:
         self.ops.append(("ellipse", cx, cy, r, ry if ry is not None else r, w, color, layer, fill))
 
     def poly(self, pts: list[tuple[float, float]], color=INK, layer: str = "ink") -> None:
@@ -118,9 +144,17 @@ _NO_START = set("，。；：、）】」》？！,.;:)%")
 class Doc:
     """Pages of one document with a writing cursor; `para` flows segments onto lines and pages."""
 
-    def __init__(self, w: float = 210, h: float = 297, margin: tuple[float, float, float, float] = (25, 22, 25, 22),
-                 font: str = "song", fill_font: str = "kai", size: float = 10.5, lead: float = 1.85,
-                 fill_color=INK) -> None:
+    def __init__(
+        self,
+        w: float = 210,
+        h: float = 297,
+        margin: tuple[float, float, float, float] = (25, 22, 25, 22),
+        font: str = "song",
+        fill_font: str = "kai",
+        size: float = 10.5,
+        lead: float = 1.85,
+        fill_color=INK,
+    ) -> None:
         self.w, self.h = w, h
         self.ml, self.mt, self.mr, self.mb = margin
         self.font, self.fill_font, self.size, self.lead = font, fill_font, size, lead
@@ -156,8 +190,9 @@ class Doc:
         if self.y + mm > self.h - self.mb:
             self.new_page()
 
-    def heading(self, s: str, size: float = 12, font: str | None = None, center: bool = True,
-                before: float = 2.5) -> None:
+    def heading(
+        self, s: str, size: float = 12, font: str | None = None, center: bool = True, before: float = 2.5
+    ) -> None:
         self.need(size * PT_MM * 3.2)
         self.y += before + size * PT_MM * 1.2
         f = font or ("hei" if self.font != "hei" else "nsansb")
@@ -167,8 +202,15 @@ class Doc:
             self.page.text(self.ml, self.y, s, f, size)
         self.y += size * PT_MM * 0.7
 
-    def para(self, segs: list[Seg], indent: float = 0.0, first: float = 0.0, size: float | None = None,
-             x0: float | None = None, width: float | None = None) -> None:
+    def para(
+        self,
+        segs: list[Seg],
+        indent: float = 0.0,
+        first: float = 0.0,
+        size: float | None = None,
+        x0: float | None = None,
+        width: float | None = None,
+    ) -> None:
         size = size or self.size
         em = size * PT_MM
         fsize = size * 1.05
@@ -181,7 +223,9 @@ class Doc:
                 for ch in _split(seg.text):
                     atoms.append((text_width(ch, self.font, size), ch, self.font, size, False, None, "b"))
             elif seg.kind == "k":
-                atoms.append((text_width("√", self.fill_font, fsize), "√", self.fill_font, fsize, False, seg.tag, "f"))
+                atoms.append(
+                    (text_width("√", self.fill_font, fsize), "√", self.fill_font, fsize, False, seg.tag, "f")
+                )
             elif seg.kind == "f":
                 pad = em * 0.6
                 atoms.append((pad, "", "", 0, True, None, "p"))
@@ -193,14 +237,27 @@ class Doc:
                 rest = max(pad, seg.minw * em - used - pad)
                 atoms.append((rest, "", "", 0, True, None, "p"))
             else:  # blank (u) or struck blank (x)
-                atoms.append((seg.minw * em, "×" if seg.kind == "x" else "", self.fill_font, fsize, True, None,
-                              seg.kind))
+                atoms.append(
+                    (
+                        seg.minw * em,
+                        "×" if seg.kind == "x" else "",
+                        self.fill_font,
+                        fsize,
+                        True,
+                        None,
+                        seg.kind,
+                    )
+                )
         lines: list[list[tuple[float, tuple]]] = []
         cur: list[tuple[float, tuple]] = []
         x = first
         for a in atoms:
             limit = width - (indent if lines else 0)
-            if cur and x + a[0] > limit + 0.01 and not (a[1] and a[1][0] in _NO_START and x + a[0] < limit + em):
+            if (
+                cur
+                and x + a[0] > limit + 0.01
+                and not (a[1] and a[1][0] in _NO_START and x + a[0] < limit + em)
+            ):
                 if a[6] == "p" and not a[1]:
                     continue  # an underline pad does not start a line
                 lines.append(cur)
@@ -243,7 +300,13 @@ def _split(s: str) -> list[str]:
     out: list[str] = []
     for ch in s:
         prev = out[-1][-1] if out else ""
-        if out and ch.isascii() and (ch.isalnum() or ch in ".,") and prev.isascii() and (prev.isalnum() or prev in ".,"):
+        if (
+            out
+            and ch.isascii()
+            and (ch.isalnum() or ch in ".,")
+            and prev.isascii()
+            and (prev.isalnum() or prev in ".,")
+        ):
             out[-1] += ch
         else:
             out.append(ch)
@@ -254,8 +317,18 @@ def _split(s: str) -> list[str]:
 # Seals and QR codes
 
 
-def seal(page: Page, cx: float, cy: float, r: float, ring_text: str, center: str = "", star: bool = True,
-         font: str = "song", rot: float = 0.0, oval: bool = False) -> None:
+def seal(
+    page: Page,
+    cx: float,
+    cy: float,
+    r: float,
+    ring_text: str,
+    center: str = "",
+    star: bool = True,
+    font: str = "song",
+    rot: float = 0.0,
+    oval: bool = False,
+) -> None:
     """A round red seal: double ring, text along the upper arc, a star, a line of text below it."""
     ry = r * 0.72 if oval else r
     page.circle(cx, cy, r, 0.9 if r > 14 else 0.7, RED, "seal", ry=ry)
@@ -267,8 +340,9 @@ def seal(page: Page, cx: float, cy: float, r: float, ring_text: str, center: str
         ang = 90 + span / 2 - span * (i + 0.5) / n + rot
         a = math.radians(ang)
         rr = r - size * PT_MM * 0.75
-        page.text(cx + rr * math.cos(a), cy - rr * math.sin(a) * (ry / r), ch, font, size, RED, "seal",
-                  rot=ang - 90)
+        page.text(
+            cx + rr * math.cos(a), cy - rr * math.sin(a) * (ry / r), ch, font, size, RED, "seal", rot=ang - 90
+        )
     if star:
         sr = r * 0.3
         pts = []
@@ -282,14 +356,17 @@ def seal(page: Page, cx: float, cy: float, r: float, ring_text: str, center: str
         page.ctext(cx, cy + r * 0.62 * (ry / r), center, font, s, color=RED, layer="seal")
 
 
-def box_stamp(page: Page, x: float, y: float, lines: list[str], size: float = 11, font: str = "hei",
-              color=RED) -> None:
+def box_stamp(
+    page: Page, x: float, y: float, lines: list[str], size: float = 11, font: str = "hei", color=RED
+) -> None:
     """A rectangular rubber stamp (与原件核对一致 …)."""
     w = max(text_width(s, font, size) for s in lines) + 6
     h = len(lines) * size * PT_MM * 1.5 + 3
     page.rect(x, y, x + w, y + h, 0.8, color, layer="seal")
     for i, s in enumerate(lines):
-        page.ctext(x + w / 2, y + 2 + (i + 1) * size * PT_MM * 1.45 - 1, s, font, size, color=color, layer="seal")
+        page.ctext(
+            x + w / 2, y + 2 + (i + 1) * size * PT_MM * 1.45 - 1, s, font, size, color=color, layer="seal"
+        )
 
 
 def qr(page: Page, x: float, y: float, size: float, data: str) -> None:
@@ -301,8 +378,15 @@ def qr(page: Page, x: float, y: float, size: float, data: str) -> None:
     for r, row in enumerate(m):
         for c, v in enumerate(row):
             if v:
-                page.rect(x + c * cell, y + r * cell, x + (c + 1) * cell + 0.02, y + (r + 1) * cell + 0.02,
-                          0, INK, fill=INK)
+                page.rect(
+                    x + c * cell,
+                    y + r * cell,
+                    x + (c + 1) * cell + 0.02,
+                    y + (r + 1) * cell + 0.02,
+                    0,
+                    INK,
+                    fill=INK,
+                )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,8 +432,12 @@ def render(page: Page, dpi: int) -> Image.Image:
                 d.rectangle([x0 * s, y0 * s, x1 * s, y1 * s], outline=color, width=max(1, round(w * s)))
         elif kind == "ellipse":
             _, cx, cy, rx, ry, w, color, _, fill = op
-            d.ellipse([(cx - rx) * s, (cy - ry) * s, (cx + rx) * s, (cy + ry) * s], outline=color,
-                      width=max(1, round(w * s)), fill=fill)
+            d.ellipse(
+                [(cx - rx) * s, (cy - ry) * s, (cx + rx) * s, (cy + ry) * s],
+                outline=color,
+                width=max(1, round(w * s)),
+                fill=fill,
+            )
         elif kind == "poly":
             _, pts, color, _ = op
             d.polygon([(px * s, py * s) for px, py in pts], fill=color)
@@ -407,16 +495,28 @@ def write_text_pdf(pages: list[Page], path: str, title: str) -> None:
                     c.setFillColor(col(fill, layer))
                 c.setStrokeColor(col(color, layer))
                 c.setLineWidth(max(w, 0.01) * mm)
-                c.rect(x0 * mm, H - y1 * mm, (x1 - x0) * mm, (y1 - y0) * mm, stroke=1 if w else 0,
-                       fill=1 if fill is not None else 0)
+                c.rect(
+                    x0 * mm,
+                    H - y1 * mm,
+                    (x1 - x0) * mm,
+                    (y1 - y0) * mm,
+                    stroke=1 if w else 0,
+                    fill=1 if fill is not None else 0,
+                )
             elif kind == "ellipse":
                 _, cx, cy, rx, ry, w, color, layer, fill = op
                 c.setStrokeColor(col(color, layer))
                 c.setLineWidth(w * mm)
                 if fill is not None:
                     c.setFillColor(col(fill, layer))
-                c.ellipse((cx - rx) * mm, H - (cy + ry) * mm, (cx + rx) * mm, H - (cy - ry) * mm,
-                          stroke=1, fill=1 if fill is not None else 0)
+                c.ellipse(
+                    (cx - rx) * mm,
+                    H - (cy + ry) * mm,
+                    (cx + rx) * mm,
+                    H - (cy - ry) * mm,
+                    stroke=1,
+                    fill=1 if fill is not None else 0,
+                )
             elif kind == "poly":
                 _, pts, color, layer = op
                 c.setFillColor(col(color, layer))
@@ -454,13 +554,28 @@ def write_image_pdf(images: list[Image.Image], path: str, dpis: list[float], qua
 
 def _lowfreq(rng: np.random.Generator, h: int, w: int, cells: int = 6) -> np.ndarray:
     small = rng.random((cells, cells)).astype(np.float32)
-    return np.asarray(Image.fromarray((small * 255).astype(np.uint8)).resize((w, h), Image.BICUBIC),
-                      dtype=np.float32) / 255.0
+    return (
+        np.asarray(
+            Image.fromarray((small * 255).astype(np.uint8)).resize((w, h), Image.BICUBIC), dtype=np.float32
+        )
+        / 255.0
+    )
 
 
-def scan(im: Image.Image, rng: np.random.Generator, log: list[str], *, tone: bool = True, angle: float = 0.0,
-         blur: float = 0.0, noise: float = 0.0, grey: bool = False, contrast: float = 1.0,
-         brightness: float = 0.0, edges: bool = False) -> Image.Image:
+def scan(
+    im: Image.Image,
+    rng: np.random.Generator,
+    log: list[str],
+    *,
+    tone: bool = True,
+    angle: float = 0.0,
+    blur: float = 0.0,
+    noise: float = 0.0,
+    grey: bool = False,
+    contrast: float = 1.0,
+    brightness: float = 0.0,
+    edges: bool = False,
+) -> Image.Image:
     a = np.asarray(im.convert("RGB"), dtype=np.float32)
     h, w = a.shape[:2]
     if tone:
@@ -541,8 +656,17 @@ def desk(rng: np.random.Generator, w: int, h: int) -> Image.Image:
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
 
 
-def photo(im: Image.Image, rng: np.random.Generator, log: list[str], *, tilt: float, long_side: int,
-          turn: int = 0, blur: float = 1.0, dark: float = 0.0) -> Image.Image:
+def photo(
+    im: Image.Image,
+    rng: np.random.Generator,
+    log: list[str],
+    *,
+    tilt: float,
+    long_side: int,
+    turn: int = 0,
+    blur: float = 1.0,
+    dark: float = 0.0,
+) -> Image.Image:
     """A phone photo of a page on a desk: perspective from a camera `tilt` degrees off the normal,
     a few degrees of in-plane rotation, shadow and uneven light, blur, lower resolution, maybe turned."""
     pw, ph = im.size
@@ -558,14 +682,19 @@ def photo(im: Image.Image, rng: np.random.Generator, log: list[str], *, tilt: fl
     quad = [(-hw * far, -hh * (1 - 0.3 * k)), (hw * far, -hh * (1 - 0.3 * k)), (hw, hh), (-hw, hh)]
     quad = [(x + side * y * 0.4, y + side * x * 0.15) for x, y in quad]
     rot = math.radians(rng.uniform(-6, 6))
-    quad = [(cx + x * math.cos(rot) - y * math.sin(rot), cy + x * math.sin(rot) + y * math.cos(rot)) for x, y in quad]
+    quad = [
+        (cx + x * math.cos(rot) - y * math.sin(rot), cy + x * math.sin(rot) + y * math.cos(rot))
+        for x, y in quad
+    ]
     src = [(0, 0), (pw, 0), (pw, ph), (0, ph)]
     coeffs = _perspective_coeffs(quad, src)
     warped = im.convert("RGB").transform((W, H), Image.PERSPECTIVE, coeffs, Image.BICUBIC)
     mask = Image.new("L", im.size, 255).transform((W, H), Image.PERSPECTIVE, coeffs, Image.BILINEAR)
     # a soft drop shadow of the sheet on the desk
     shadow = mask.filter(ImageFilter.GaussianBlur(W / 150))
-    bga = np.asarray(bg, dtype=np.float32) * (1 - 0.45 * np.asarray(shadow, dtype=np.float32)[:, :, None] / 255)
+    bga = np.asarray(bg, dtype=np.float32) * (
+        1 - 0.45 * np.asarray(shadow, dtype=np.float32)[:, :, None] / 255
+    )
     bg = Image.fromarray(bga.astype(np.uint8))
     bg.paste(warped, (0, 0), mask)
     a = np.asarray(bg, dtype=np.float32)
@@ -586,8 +715,17 @@ def photo(im: Image.Image, rng: np.random.Generator, log: list[str], *, tilt: fl
     out = out.filter(ImageFilter.GaussianBlur(blur))
     a = np.asarray(out, dtype=np.float32) + rng.normal(0, 3.0, (out.height, out.width, 1))
     out = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
-    log.extend([f"photo_tilt:{tilt:.1f}", f"inplane:{math.degrees(rot):.1f}", "desk_background", "shadow",
-                "uneven_light", f"blur:{blur:.2f}", f"long_side:{long_side}"])
+    log.extend(
+        [
+            f"photo_tilt:{tilt:.1f}",
+            f"inplane:{math.degrees(rot):.1f}",
+            "desk_background",
+            "shadow",
+            "uneven_light",
+            f"blur:{blur:.2f}",
+            f"long_side:{long_side}",
+        ]
+    )
     if dark:
         log.append(f"dark:{dark:.2f}")
     if turn:
