@@ -177,7 +177,7 @@ class World:
         self.ent_by_code = {e.credit_code: e for e in self.ents}
         self.permits = [p for p in permits() if p["holder_id"] in self.ent_by_code]
 
-    def deal(self, rng: random.Random, secondhand: bool, n_buyers: int, agent: bool) -> Deal:
+    def deal(self, rng: random.Random, secondhand: bool, n_buyers: int, agent: bool, wan: bool = False) -> Deal:
         P = self.pools
         if n_buyers == 2:
             a, b = P.take(P.couples)[0]
@@ -210,14 +210,10 @@ class World:
             co = person(rng, P.take(P.anyone)[0]) if rng.random() < 0.45 else None
             s_agent = person(rng, P.take(P.anyone)[0]) if rng.random() < 0.3 else None
             unit_price = Decimal(rng.randrange(9000, 26000, 100))
-            price = (area * unit_price).quantize(Decimal("1000"), ROUND_HALF_UP)
-            wan = rng.random() < 0.5
-            if wan:
-                price = (
-                    (area * unit_price).quantize(Decimal("1E+4"), ROUND_HALF_UP)
-                    if rng.random() < 0.5
-                    else price
-                )
+            price = (area * unit_price).quantize(Decimal("1"), ROUND_HALF_UP)  # whole yuan
+            if wan:  # a price agreed in 万元: whole 万 or to the hundred yuan (113.46万元)
+                step = Decimal("1E+4") if rng.random() < 0.5 else Decimal("1E+2")
+                price = (area * unit_price).quantize(step, ROUND_HALF_UP)
             unit_price = (price / area).quantize(Decimal("0.01"), ROUND_HALF_UP)
             extras.update(
                 cert_no=h["cert_no"],
@@ -357,7 +353,8 @@ def build(spec: Spec, world: World, rng: random.Random) -> tuple[Built, str]:
     lay = spec.layout
     if lay in ("presale", "completed", "beijing", "shanghai", "form"):
         second = lay in ("beijing", "shanghai") or (lay == "form" and rng.random() < 0.5)
-        d = world.deal(rng, second, spec.buyers, spec.agent)
+        wan = lay == "shanghai" and rng.random() < 0.65  # Shanghai-style prices often in 万元
+        d = world.deal(rng, second, spec.buyers, spec.agent, wan)
         if lay in ("presale", "completed"):
             b = national_model(d, rng, lay == "presale", f)
         elif lay == "beijing":
