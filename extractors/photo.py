@@ -42,6 +42,8 @@ from extractors.model import Problem, ReadDocument
 
 ANALYSIS_SIDE = 640
 """Page finding runs on a copy this long (px, longer side)."""
+FLAT_CHECK_SIDE = 320
+"""The first look (is the border paper?) samples the image this sparsely."""
 TARGET_LONG_SIDE = 1754
 """Long side of a rectified page: A4 at 150 dpi (the OCR backend's max_side is 1760)."""
 MAX_UPSCALE = 2.0
@@ -129,9 +131,13 @@ def prepare_page(rgb: np.ndarray, *, page: int = 1) -> tuple[np.ndarray, list[Pa
                 details={"reason": search.reason},
             )
         ]
-    flat = rectify(rgb, search.quad)
-    flat = even_light(flat)
+    flat = even_light(rectify(rgb, search.quad))
     found_ms = _ms(start)
+    turn_start = time.perf_counter()
+    turn, detail = upright_turn(flat)
+    turn_ms = _ms(turn_start)
+    if turn:
+        flat = turn_image(flat, turn)
     notes = [
         PageNote(
             page,
@@ -139,24 +145,23 @@ def prepare_page(rgb: np.ndarray, *, page: int = 1) -> tuple[np.ndarray, list[Pa
             f"本页是拍摄的照片：已找到纸张并校正透视和光照（{rgb.shape[1]}×{rgb.shape[0]} → "
             f"{flat.shape[1]}×{flat.shape[0]} 像素）",
             ms=found_ms,
-            details={"quad": search.quad.round(1).tolist(), "score": round(search.score, 3)},
+            details={
+                "quad": search.quad.round(1).tolist(),
+                "score": round(search.score, 3),
+                "orientation_ms": turn_ms,
+            },
         )
     ]
-    turn_start = time.perf_counter()
-    turn, detail = upright_turn(flat)
     if turn:
-        flat = turn_image(flat, turn)
         notes.append(
             PageNote(
                 page,
                 "page_turned",
                 f"本页拍摄时是倒转或横放的：已旋转 {turn}° 摆正",
-                ms=_ms(turn_start),
+                ms=turn_ms,
                 details=detail,
             )
         )
-    else:
-        notes[0].details["orientation_ms"] = _ms(turn_start)
     return flat, notes
 
 
@@ -168,38 +173,18 @@ def _ms(start: float) -> float:
 
 
 def find_page(rgb: np.ndarray) -> PageSearch:
+    """Is this a photo of a page, and where is the page? See the module's docstring."""
     import cv2
 
     h, w = rgb.shape[:2]
+    # first a quick look on a sparse sample of the pixels (~1 ms): scans stop here
+    _, lab, light, chroma = _analysis(rgb, FLAT_CHECK_SIDE, cv2.INTER_NEAREST)
+    if _border_is_paper(lab, light, chroma):
+        return PageSearch("flat", reason="border is paper")
     scale = min(1.0, ANALYSIS_SIDE / max(h, w))
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
-    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    sh, sw = small.shape[:2]
-    # print closed away: what is left is paper and desk
-    k = max(3, round(min(sh, sw) / 60)) | 1
-    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    closed = cv2.medianBlur(closed, 5)
-    lab = cv2.cvtColor(closed, cv2.COLOR_RGB2LAB).astype(np.float32)
-    light = lab[..., 0]
-    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
-
-    # a scan: the border all round is the paper of the centre
-    cy0, cy1, cx0, cx1 = sh // 3, sh - sh // 3, sw // 3, sw - sw // 3
-    paper_l = float(np.percentile(light[cy0:cy1, cx0:cx1], 75))
-    paper_c = float(np.median(chroma[cy0:cy1, cx0:cx1]))
-    band = max(2, round(min(sh, sw) * 0.02))
-    ring = np.concatenate(
-        [
-            lab[:band].reshape(-1, 3),
-            lab[-band:].reshape(-1, 3),
-            lab[:, :band].reshape(-1, 3),
-            lab[:, -band:].reshape(-1, 3),
-        ]
-    )
-    ring_l = ring[:, 0]
-    ring_c = np.hypot(ring[:, 1] - 128, ring[:, 2] - 128)
-    paperlike = (ring_l >= paper_l - 18) & (np.abs(ring_c - paper_c) < 12)
-    if paperlike.mean() > 0.9:
+    closed, lab, light, chroma = _analysis(rgb, ANALYSIS_SIDE, cv2.INTER_AREA)
+    sh, sw = light.shape
+    if _border_is_paper(lab, light, chroma):
         return PageSearch("flat", reason="border is paper")
 
     candidates: list[np.ndarray] = []
@@ -209,6 +194,11 @@ def find_page(rgb: np.ndarray) -> PageSearch:
         quad = _mask_quad(mask)
         if quad is not None:
             candidates.append(_snap(snap_grey, quad, radius=snap_radius))
+    line_quads = _line_quads(light)
+    if line_quads:
+        # the best few by support before snapping (each snap costs ~1 ms)
+        ranked = sorted(line_quads, key=lambda q: -float(np.mean(_side_support(lab, q, samples=24))))
+        candidates.extend(_snap(snap_grey, q, radius=snap_radius) for q in ranked[:6])
     best: tuple[float, np.ndarray] | None = None
     for quad in candidates:
         area = abs(_area(quad)) / (sw * sh)
@@ -231,6 +221,45 @@ def find_page(rgb: np.ndarray) -> PageSearch:
     full = quad / scale
     full = _refine(rgb, full, radius=max(3.0, 2.5 / scale))
     return PageSearch("photo", quad=full, score=score, reason="page found")
+
+
+def _analysis(rgb: np.ndarray, side: int, interpolation: int) -> tuple[np.ndarray, ...]:
+    """A copy at most `side` px long with the print closed away (what is left is paper and desk):
+    RGB, Lab (float), lightness and chroma."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    small = cv2.resize(rgb, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=interpolation)
+    sh, sw = small.shape[:2]
+    k = max(3, round(min(sh, sw) / 60)) | 1
+    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    closed = cv2.medianBlur(closed, 5)
+    lab = cv2.cvtColor(closed, cv2.COLOR_RGB2LAB).astype(np.float32)
+    light = lab[..., 0]
+    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    return closed, lab, light, chroma
+
+
+def _border_is_paper(lab: np.ndarray, light: np.ndarray, chroma: np.ndarray) -> bool:
+    """A scan: nine tenths of a thin band all round the frame is the paper of the centre."""
+    sh, sw = light.shape
+    cy0, cy1, cx0, cx1 = sh // 3, sh - sh // 3, sw // 3, sw - sw // 3
+    paper_l = float(np.percentile(light[cy0:cy1, cx0:cx1], 75))
+    paper_c = float(np.median(chroma[cy0:cy1, cx0:cx1]))
+    band = max(2, round(min(sh, sw) * 0.02))
+    ring = np.concatenate(
+        [
+            lab[:band].reshape(-1, 3),
+            lab[-band:].reshape(-1, 3),
+            lab[:, :band].reshape(-1, 3),
+            lab[:, -band:].reshape(-1, 3),
+        ]
+    )
+    ring_l = ring[:, 0]
+    ring_c = np.hypot(ring[:, 1] - 128, ring[:, 2] - 128)
+    paperlike = (ring_l >= paper_l - 18) & (np.abs(ring_c - paper_c) < 12)
+    return bool(paperlike.mean() > 0.9)
 
 
 def _masks(
@@ -333,32 +362,112 @@ def _max_angle_error(quad: np.ndarray) -> float:
 
 def _side_support(lab: np.ndarray, quad: np.ndarray, samples: int = 48) -> list[float]:
     """Per side, the share of points with a clear difference between just inside and just outside
-    (Lab distance), inside brighter or differently coloured. Points outside the frame count as
+    (Lab distance), inside lighter or differently coloured. Points outside the frame count as
     unsupported."""
     sh, sw = lab.shape[:2]
+    quad = np.asarray(quad, dtype=np.float64)
     centre = quad.mean(axis=0)
     d = max(3.0, min(sh, sw) / 100)
+    t = np.linspace(0.08, 0.92, samples)[:, None]
     out: list[float] = []
     for i in range(4):
         a, b = quad[i], quad[(i + 1) % 4]
-        t = np.linspace(0.08, 0.92, samples)[:, None]
         pts = a + (b - a) * t
         direction = b - a
         normal = np.array([direction[1], -direction[0]]) / (np.linalg.norm(direction) + 1e-9)
         if np.dot(centre - (a + b) / 2, normal) < 0:
             normal = -normal  # towards the inside
-        inside = pts + normal * d
-        outside = pts - normal * d
-        ok = 0
-        for p, q in zip(inside, outside, strict=True):
-            xi, yi, xo, yo = round(p[0]), round(p[1]), round(q[0]), round(q[1])
-            if not (0 <= xo < sw and 0 <= yo < sh and 0 <= xi < sw and 0 <= yi < sh):
-                continue
-            diff = lab[yi, xi] - lab[yo, xo]
-            if diff[0] > 10 or float(np.linalg.norm(diff)) > 18:
-                ok += 1
-        out.append(ok / samples)
+        inside = np.rint(pts + normal * d).astype(np.int64)
+        outside = np.rint(pts - normal * d).astype(np.int64)
+        valid = (
+            (inside[:, 0] >= 0)
+            & (inside[:, 0] < sw)
+            & (inside[:, 1] >= 0)
+            & (inside[:, 1] < sh)
+            & (outside[:, 0] >= 0)
+            & (outside[:, 0] < sw)
+            & (outside[:, 1] >= 0)
+            & (outside[:, 1] < sh)
+        )
+        if not valid.any():
+            out.append(0.0)
+            continue
+        li = lab[inside[valid, 1], inside[valid, 0]]
+        lo = lab[outside[valid, 1], outside[valid, 0]]
+        diff = li - lo
+        ok = (diff[:, 0] > 8) | (np.linalg.norm(diff, axis=1) > 16)
+        out.append(float(ok.sum()) / samples)
     return out
+
+
+def _line_quads(light: np.ndarray) -> list[np.ndarray]:
+    """Quadrilaterals from the strongest straight edges (Hough lines of the print-free lightness):
+    two roughly parallel lines of each of two directions. Finds pages whose edge is faint in places,
+    where no region is bounded all round."""
+    import cv2
+
+    sh, sw = light.shape
+    l8 = np.clip(light, 0, 255).astype(np.uint8)
+    edges = cv2.Canny(cv2.GaussianBlur(l8, (0, 0), 1.2), 8, 24)
+    found = cv2.HoughLines(edges, 1, np.pi / 180, threshold=max(30, round(min(sh, sw) * 0.18)))
+    if found is None:
+        return []
+    lines: list[tuple[float, float]] = []
+    for rho, theta in found[:, 0, :]:
+        # suppress near-duplicates (the strongest comes first)
+        if all(
+            abs(rho - r) > 12 or min(abs(theta - t), np.pi - abs(theta - t)) > np.radians(6) for r, t in lines
+        ):
+            lines.append((float(rho), float(theta)))
+        if len(lines) >= 14:
+            break
+    if len(lines) < 4:
+        return []
+    # two families by direction (theta mod pi near the first line's, or near it + 90°)
+    ref = lines[0][1]
+
+    def off(theta: float) -> float:
+        dlt = abs(theta - ref) % np.pi
+        return min(dlt, np.pi - dlt)
+
+    fam_a = [ln for ln in lines if off(ln[1]) < np.radians(40)]
+    fam_b = [ln for ln in lines if off(ln[1]) > np.radians(50)]
+    quads: list[np.ndarray] = []
+    for i in range(len(fam_a)):
+        for j in range(i + 1, len(fam_a)):
+            for k in range(len(fam_b)):
+                for m in range(k + 1, len(fam_b)):
+                    a1, a2, b1, b2 = fam_a[i], fam_a[j], fam_b[k], fam_b[m]
+                    pts = [_cross(a1, b1), _cross(a1, b2), _cross(a2, b2), _cross(a2, b1)]
+                    if any(p is None for p in pts):
+                        continue
+                    q = np.array(pts, dtype=np.float64)
+                    margin = 0.05 * max(sh, sw)
+                    if (q[:, 0] < -margin).any() or (q[:, 0] > sw + margin).any():
+                        continue
+                    if (q[:, 1] < -margin).any() or (q[:, 1] > sh + margin).any():
+                        continue
+                    q = order_corners(q)
+                    if abs(_area(q)) < MIN_AREA * sh * sw or not _convex(q):
+                        continue
+                    quads.append(q)
+    return quads
+
+
+def _cross(l1: tuple[float, float], l2: tuple[float, float]) -> np.ndarray | None:
+    (r1, t1), (r2, t2) = l1, l2
+    a = np.array([[np.cos(t1), np.sin(t1)], [np.cos(t2), np.sin(t2)]])
+    if abs(np.linalg.det(a)) < 1e-6:
+        return None
+    return np.linalg.solve(a, np.array([r1, r2]))
+
+
+def _convex(q: np.ndarray) -> bool:
+    signs = []
+    for i in range(4):
+        a, b, c = q[i], q[(i + 1) % 4], q[(i + 2) % 4]
+        signs.append(np.sign((b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0])))
+    return bool(all(x > 0 for x in signs) or all(x < 0 for x in signs))
 
 
 def _looks_like_paper(light: np.ndarray, chroma: np.ndarray) -> bool:
@@ -499,7 +608,7 @@ def even_light(rgb: np.ndarray) -> np.ndarray:
 
 _MODELS: dict[str, Any] = {}
 _MODELS_LOCK = threading.Lock()
-DET_SIDE = 640
+DET_SIDE = 448
 """Long side of the detector's input for the orientation check."""
 
 
@@ -511,9 +620,10 @@ def _session(task: str) -> Any:
 
             from extractors.ocr.rapid import bundled_models, session_options
 
+            # two threads: the OCR worker waits while a page is prepared
             session = ort.InferenceSession(
                 str(bundled_models()[task]),
-                sess_options=session_options(1, spinning=False),
+                sess_options=session_options(2, spinning=False),
                 providers=["CPUExecutionProvider"],
             )
             _MODELS[task] = session
