@@ -241,8 +241,10 @@ def test_key_fields_read_from_committed_photos(entry: dict[str, Any], rapid: Ocr
     keys = KEY_FIELDS[entry["kind"]]
     wrong = {k: v for k, v in confident.items() if k in keys and v != truth["fields"][k]}
     assert wrong == {}
+    # OCR confidences on photos are calibrated down (photo.photo_confidence): fewer fields pass,
+    # none wrong
     right = [k for k in keys if confident.get(k) == truth["fields"][k]]
-    assert len(right) >= len(keys) - 1, (right, ex.problems)
+    assert len(right) >= 2, (right, ex.problems)
 
 
 # --- no page in the photo -----------------------------------------------------------------------
