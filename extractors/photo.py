@@ -4,14 +4,16 @@ Citizens photograph contracts lying on a desk: the page is a quadrilateral small
 (desk around it), seen at an angle, under uneven light, sometimes turned 90° or 180°. `prepare_page`
 (called by extractors/images.py for every image page) does:
 
-1. **Photo or scan** (`find_page`, on a copy at most ANALYSIS_SIDE px long, a few ms): a scan's frame
-   border is paper, or the paper fills the frame with right angles (a scanner's dark edges): such
-   pages are returned untouched, bit for bit. Otherwise the page is looked for: the photo with the
-   print closed away is flood-filled from paper-coloured seeds near the centre and also split by
-   Otsu thresholds (lightness, lightness minus chroma); each region's convex hull gives a
-   quadrilateral, scored by the contrast between just inside and just outside each of its four sides
-   (a page has a contrasting edge all round; a shadow or the desk's grain does not). The best quad
-   with enough support on all four sides is the page, its sides refined on the full-size photo.
+1. **Photo or scan** (`find_page`): a quick look at a sparse sample of the pixels (~2 ms) sees
+   whether the frame's border is the paper of the centre: a scan, returned untouched, bit for bit.
+   Otherwise, on a copy at most ANALYSIS_SIDE px long with the print closed away, candidate page
+   quadrilaterals come from the smooth regions around paper-coloured seeds near the centre bounded
+   by edges, from Otsu splits (lightness, lightness minus chroma) and from pairs of strong straight
+   edges (Hough lines, for pages whose edge is faint in places); each is snapped to the strongest
+   step along its sides and scored by the contrast between just inside and just outside each of its
+   four sides (a page has a contrasting edge all round; a shadow or the desk's grain does not). The
+   best quad with enough support on every side is the page, refined on the full-size photo; one
+   that fills the frame at right angles is a scan with dark edges, left untouched.
 2. **Rectify**: the quad is warped to a rectangle of the page's estimated aspect (A4 when within 12 %),
    its long side about 1754 px (A4 at 150 dpi, the OCR's working size), never more than 2x upscaled.
 3. **Even light**: every channel is divided by its paper background (the page with the print dilated
@@ -19,7 +21,6 @@ Citizens photograph contracts lying on a desk: the page is a quadrilateral small
 4. **Upright**: PP-OCR's detector (the model shipped in the rapidocr wheel) finds the text lines on a
    small copy; lines taller than wide mean the page lies turned 90°; then the text-line angle
    classifier of the same wheel votes 0° against 180° on the longest lines.
-
 5. **Calibrated confidence** (`with_notes`): OCR on a photographed page is over-confident, so the
    confidences of its lines are recalibrated (`photo_confidence`): a doubtful value is left below the
    threshold (absent) rather than passed on wrong.
