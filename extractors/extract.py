@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.model import DocField
+from extractors import photo
 from extractors.fields import extract_fields
 from extractors.model import Extraction, ReadDocument
 from extractors.ocr.base import OcrBackend
@@ -22,9 +23,18 @@ def extract_file(
     options: ExtractOptions,
     ocr: OcrBackend | None,
 ) -> Extraction:
-    """Fields of the document at `path`. Raises DocumentError when it cannot be read at all."""
-    doc = read_document(path, options=options, ocr=ocr)
+    """Fields of the document at `path`. Raises DocumentError when it cannot be read at all. Pages
+    that were phone photos say so in the problems (`page_rectified`, `page_turned`, `no_page_found`)."""
+    doc = read_with_notes(path, options=options, ocr=ocr)
     return extract_fields(doc, kind=kind, fields=fields, other_labels=other_labels)
+
+
+def read_with_notes(path: Path, *, options: ExtractOptions, ocr: OcrBackend | None) -> ReadDocument:
+    """read_document, with what was done to photographed pages (extractors/photo.py) added to the
+    document's problems."""
+    with photo.collect_notes() as notes:
+        doc = read_document(path, options=options, ocr=ocr)
+    return photo.with_notes(doc, notes)
 
 
 def classify(

@@ -1,4 +1,5 @@
 """Scanned images (PNG, JPEG, TIFF) → RGB numpy arrays for OCR, one per page (TIFF frames are pages).
+Phone photos of a page are rectified on the way (extractors/photo.py; scans are returned as decoded).
 
 The pixel limit is checked against the size declared in the header before anything is decoded, per call
 from ExtractOptions.max_pixels (Pillow's global MAX_IMAGE_PIXELS is left alone: other code shares it);
@@ -86,7 +87,25 @@ class ImageFile:
             raise DocumentError("corrupt_image", "图片已损坏或被截断，无法解码", page=number) from exc
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:  # pragma: no cover - defensive
             raise DocumentError("corrupt_image", "图片解码结果异常", page=number)
+        if self._options.photo_correction:
+            rgb = _prepare(rgb, number)
         return rgb
+
+
+def _prepare(rgb: np.ndarray, number: int) -> np.ndarray:
+    """A phone photo's page found, rectified, evenly lit and upright (extractors/photo.py); scans come
+    back untouched. The notes go to photo.collect_notes. A failure here costs the correction, never
+    the page: the image is then read as it is."""
+    from extractors import photo
+
+    try:
+        prepared, notes = photo.prepare_page(rgb, page=number)
+    except Exception as exc:  # OpenCV/onnxruntime errors on odd input: read the page as decoded
+        photo.report(photo.PageNote(number, "page_flat", f"preparation failed: {type(exc).__name__}"))
+        return rgb
+    for note in notes:
+        photo.report(note)
+    return prepared
 
 
 def check_size(width: int, height: int, *, options: ExtractOptions, page: int | None = None) -> None:

@@ -24,3 +24,7 @@ class ExtractOptions:
     """`rapidocr` (PP-OCR models shipped in the rapidocr wheel, onnxruntime) or `paddleocr`."""
     ocr_threads: int = 2
     """Threads for the OCR runtime (intra-op)."""
+    photo_correction: bool = True
+    """Images that are phone photos of a page (background around it, perspective) have the page found,
+    rectified, their light evened out and are turned upright before OCR (extractors/photo.py); flat
+    scans are left as they are."""

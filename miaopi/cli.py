@@ -193,9 +193,8 @@ def extract(
 ) -> None:
     """Read a document and print its fields as the extraction JSON of DESIGN.md §3."""
     from extractors.errors import DocumentError
-    from extractors.extract import classify
+    from extractors.extract import classify, read_with_notes
     from extractors.fields import extract_fields
-    from extractors.reader import read_document
     from miaopi.documents import DocumentReader
     from miaopi.rulesets import RulesetRepository
 
@@ -213,7 +212,7 @@ def extract(
     reader = DocumentReader(settings.extract_options())
     try:
         with reader:
-            doc = read_document(file, options=reader.options, ocr=reader.ocr())
+            doc = read_with_notes(file, options=reader.options, ocr=reader.ocr())
     except DocumentError as exc:
         sys.stdout.write(
             json.dumps(
