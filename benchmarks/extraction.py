@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/extraction.py [--backend rapidocr] [--backend paddleocr] [--out DIR]
         [--option KEY=VALUE ...]     # backend options, e.g. --option rec_batch=6 --option rec_parallel=false
+        [--index samples/documents/layouts/index.json]   # another tuning set (paths relative to it)
+        [--only TEXT ...]            # documents whose id, kind or layout contains TEXT
 
 For every document of samples/documents/index.json, per OCR backend:
 - seconds per page (median, p95) by method: text-layer PDFs, scans at each dpi;
@@ -73,6 +75,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--limit", type=int, default=0, help="only the first N documents (smoke runs)")
     parser.add_argument(
+        "--index",
+        type=Path,
+        default=ROOT / "samples" / "documents" / "index.json",
+        help="index of the documents (samples/documents/index.json format; paths relative to its folder)",
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], help="documents whose id, kind or layout contains this"
+    )
+    parser.add_argument(
         "--option",
         action="append",
         default=[],
@@ -92,9 +103,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for m in rs.materials:
             if m.document_kind and m.fields:
                 specs.setdefault(m.document_kind, (m.fields, m.other_labels))
-    index = json.loads((ROOT / "samples" / "documents" / "index.json").read_text(encoding="utf-8"))[
-        "documents"
-    ]
+    folder = args.index.resolve().parent
+    index = json.loads(args.index.read_text(encoding="utf-8"))["documents"]
+    if args.only:
+        index = [
+            e for e in index if any(o in e["id"] or o == e["kind"] or o == e.get("layout") for o in args.only)
+        ]
     if args.limit:
         index = index[: args.limit]
     options = ExtractOptions(page_timeout_s=60)
@@ -108,9 +122,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         confident_wrong: list[dict[str, Any]] = []
         wrong_on_readable: list[dict[str, Any]] = []
         missed: list[dict[str, Any]] = []
+        by_layout: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # exact, total, confident wrong
         for entry in index:
-            path = ROOT / "samples" / "documents" / entry["path"]
-            truth = json.loads((ROOT / "samples" / "documents" / entry["truth"]).read_text(encoding="utf-8"))
+            path = folder / entry["path"]
+            truth = json.loads((folder / entry["truth"]).read_text(encoding="utf-8"))
             kind = entry["kind"]
             start = time.perf_counter()
             doc = read_document(path, options=options, ocr=ocr)
@@ -129,6 +144,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 if entry["readable"]:
                     total += 1
                     exact += bool(right and confident)
+                    tally = by_layout[f"{kind}/{entry.get('layout')}"]
+                    tally[0] += bool(right and confident)
+                    tally[1] += 1
+                    tally[2] += bool(confident and not right)
                     w = as_text(want)
                     g = as_text(got.value) if got is not None and confident else ""
                     errors += edit_distance(g, w)
@@ -151,6 +170,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "seconds_per_page": speed,
             "key_fields_exact": round(exact / total, 4) if total else None,
             "key_fields": total,
+            "by_layout": {
+                k: {"exact": v[0], "fields": v[1], "confident_wrong": v[2]}
+                for k, v in sorted(by_layout.items())
+            },
             "cer": round(errors / chars, 4) if chars else None,
             "wrong_but_confident_on_readable": wrong_on_readable,
             "not_read_on_readable": missed,
@@ -163,6 +186,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"confident wrong on unreadable {len(confident_wrong)}, "
             f"wrong on readable {len(wrong_on_readable)}, CPU {time.process_time() - cpu_start:.1f} s"
         )
+        for key, (good, n, bad) in sorted(by_layout.items()):
+            print(f"  {key:40s} exact {good:3d}/{n:3d}  confident wrong {bad}")
         for m, v in speed.items():
             print(f"  {m:14s} {v['pages']:3d} pages  median {v['median_s']:.3f} s  p95 {v['p95_s']:.3f} s")
     results["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
