@@ -48,7 +48,7 @@ OUT = HERE / "layouts"
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from extractors.parsers import amount_to_capitals, parse_text  # noqa: E402
+from extractors.parsers import amount_to_capitals  # noqa: E402
 
 FONTS = {
     "song": ("/usr/share/fonts/truetype/arphic/uming.ttc", 0),
@@ -414,7 +414,7 @@ def deal(
     rng: random.Random, *, person_seller: bool, buyers: int, city: str, round_price: bool = False
 ) -> Deal:
     areas = [a for a, n in AREAS.items() if n.startswith(city)]
-    area = Decimal(rng.randrange(5500, 14500)) / 100
+    area = q2(Decimal(rng.randrange(5500, 14500)) / 100)
     inner = q2(area * Decimal("0.81"))
     if round_price:
         price = Decimal(rng.randrange(800, 4000) * 500)
@@ -1197,7 +1197,8 @@ def permit(rng: random.Random, k: int) -> Permit:
 
 def permit_truth(pm: Permit) -> dict[str, Any]:
     return {
-        "permit_no": parse_text(pm.number).value,
+        # as the extractors return text: full-width forms of ASCII characters made half-width
+        "permit_no": "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in pm.number),
         "enterprise_name": pm.holder,
         "valid_from": pm.start.isoformat(),
         "valid_to": pm.end.isoformat(),
