@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from engine.model import DocField
@@ -20,6 +21,7 @@ from extractors.model import Box, ExtractedField, Extraction, Line, Problem, Rea
 
 _FULLWIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}
 _FULLWIDTH["\u3000"] = " "
+_FULLWIDTH.update({"\u2236": ":", "\ufe30": ":", "\ufe55": ":", "\u00a0": " "})  # ∶ ︰ ﹕ and no-break space
 _SEPARATORS = " :;,.、，。；：()（）[]【】"
 _TRIM = " :;,.、，。；："
 """Trimmed from both ends of a value (brackets stay: (川)JZ安许证字[2024]010232)."""
@@ -43,27 +45,42 @@ class _Row:
     owner: list[int] = field(default_factory=list)
     top: float = 0.0
     bottom: float = 0.0
+    xs: list[float] = field(default_factory=list)
+    """x of each character where the line's word boxes give it (text layers), else -1."""
 
     def build(self) -> _Row:
         self.lines.sort(key=lambda ln: ln.box[0])
         chars: list[str] = []
         owner: list[int] = []
+        xs: list[float] = []
         for i, line in enumerate(self.lines):
             if chars:
                 chars.append(" ")  # a gap between segments stops a value
                 owner.append(-1)
+                xs.append(-1.0)
+            start = len(chars)
             for ch in _half(line.text):
                 if ch in "_＿":  # the underline of a fill-in blank separates like a gap
                     if chars and chars[-1] != " ":
                         chars.append(" ")
                         owner.append(-1)
+                        xs.append(-1.0)
                     continue
                 if ch.isspace():
                     continue
                 chars.append(ch)
                 owner.append(i)
+                xs.append(-1.0)
+            word_x = _word_xs(line)
+            if word_x is not None and len(word_x) == sum(1 for o in owner[start:] if o == i):
+                k = 0
+                for p in range(start, len(chars)):
+                    if owner[p] == i:
+                        xs[p] = word_x[k]
+                        k += 1
         self.text = "".join(chars)
         self.owner = owner
+        self.xs = xs
         self.top = min(ln.box[1] for ln in self.lines)
         self.bottom = max(ln.box[3] for ln in self.lines)
         return self
@@ -83,14 +100,29 @@ class _Row:
         return box, min(ln.confidence for ln in lines), self.text[start:end]
 
     def x_at(self, pos: int) -> float:
-        """Estimated x of the character at `pos` (characters spread evenly over their line's box)."""
+        """x of the character at `pos`: from its word's box, else estimated (characters spread evenly
+        over their line's box)."""
         for k in range(pos, len(self.owner)):
             i = self.owner[k]
             if i >= 0:
+                if self.xs and self.xs[k] >= 0:
+                    return self.xs[k]
                 chars = [j for j, o in enumerate(self.owner) if o == i]
                 x0, _, x1, _ = self.lines[i].box
                 return x0 + (x1 - x0) * chars.index(k) / max(len(chars), 1)
         return self.lines[-1].box[2]
+
+
+def _word_xs(line: Line) -> list[float] | None:
+    """x of each non-space character of a line whose words carry boxes (spread evenly in a word)."""
+    if not line.words:
+        return None
+    out: list[float] = []
+    for word in line.words:
+        text = [ch for ch in _half(word.text) if not ch.isspace() and ch not in "_＿"]
+        x0, _, x1, _ = word.box
+        out += [x0 + (x1 - x0) * n / max(len(text), 1) for n in range(len(text))]
+    return out
 
 
 def _overlap_x(a: Line, b: Line) -> bool:
@@ -121,7 +153,7 @@ def _rows(doc: ReadDocument) -> list[_Row]:
     return _join_paragraphs(rows)
 
 
-_OPEN_ENDINGS = "。；;：:！!？?）)"
+_OPEN_ENDINGS = "。；;：:！!？?"
 _ITEM_START = re.compile(
     r"(?:\d{1,2}[.、．]|[(（][一二三四五六七八九十\d]{1,2}[)）]|第[一二三四五六七八九十\d]+[条章])"
 )
@@ -166,6 +198,7 @@ def _merge(a: _Row, b: _Row) -> _Row:
     merged = _Row(a.page, [*a.lines, *b.lines])
     merged.text = a.text + b.text
     merged.owner = a.owner + [o + len(a.lines) if o >= 0 else -1 for o in b.owner]
+    merged.xs = a.xs + b.xs
     merged.top, merged.bottom = a.top, b.bottom
     return merged
 
@@ -198,9 +231,16 @@ def _at_segment_start(row: _Row, start: int, end: int | None = None) -> bool:
     return k < 0 or row.text[k] == " "
 
 
-def _after_label(row: _Row, end: int) -> int:
+def _signature_line(row: _Row, end: int, labels: Sequence[tuple[int, int, str]]) -> bool:
+    """The label is followed by a qualifier that holds a label itself: 买受人（签字或盖章）."""
+    m = _QUALIFIER.match(row.text, end)
+    return m is not None and any(m.start() < s < m.end() for s, _e, _lb in labels)
+
+
+def _after_label(row: _Row, end: int, labels: Sequence[tuple[int, int, str]] = ()) -> int:
     """Where the value of a label ending at `end` may start: past the closing bracket of an enclosed
-    label and past qualifiers that stand before a colon, a gap or the end of the row."""
+    label and past qualifiers that stand before a colon, a gap or the end of the row — unless the
+    qualifier holds a label itself (买受人（签章）：a signature, not the party)."""
     pos = end
     if pos < len(row.text) and row.text[pos] in _CLOSERS and pos >= 1:
         k = row.text.rfind(" ", 0, pos) + 1
@@ -212,6 +252,8 @@ def _after_label(row: _Row, end: int) -> int:
             break
         nxt = row.text[m.end() : m.end() + 1]
         if nxt not in ("", " ", ":", ";") and not _QUALIFIER.match(row.text, m.end()):
+            break
+        if any(m.start() <= s < m.end() for s, _e, _lb in labels):
             break
         pos = m.end()
     return pos
@@ -245,14 +287,25 @@ class _Hit:
     label: str
 
 
+@lru_cache(maxsize=64)
+def _label_patterns(labels: tuple[str, ...]) -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """Longest first: (label, its first character, the pattern matching it with the spaces OCR may
+    insert between letter-spaced characters (名 称, 住 所))."""
+    out = []
+    for label in sorted(set(labels), key=len, reverse=True):
+        key = _half(label).replace(" ", "")
+        if key:
+            out.append((label, key[0], re.compile(" ?".join(re.escape(ch) for ch in key))))
+    return tuple(out)
+
+
 def _find_labels(row: _Row, labels: Sequence[str]) -> list[tuple[int, int, str]]:
     """Label occurrences in a row, the longest winning where they overlap."""
     found: list[tuple[int, int, str]] = []
-    for label in sorted(set(labels), key=len, reverse=True):
-        key = _half(label).replace(" ", "")
-        # letter-spaced labels (名 称, 住 所) may reach us as separate segments
-        pattern = " ?".join(re.escape(ch) for ch in key)
-        for m in re.finditer(pattern, row.text):
+    for label, first, pattern in _label_patterns(tuple(labels)):
+        if first not in row.text:
+            continue
+        for m in pattern.finditer(row.text):
             s, e = m.start(), m.end()
             if any(not (e <= fs or s >= fe) for fs, fe, _ in found):
                 continue
@@ -269,6 +322,10 @@ class _Candidate:
     strong: bool = True
     """False when the label stands inside running text right after another word (分摊共有建筑面积):
     such a reading is used only when no label standing as a label gave a value."""
+    row: int = -1
+    """The last row the value was read from, when not the label's (a value below it)."""
+    doubt: str | None = None
+    """Why the reading may be incomplete (a line below that may continue it): then it is not used."""
 
 
 _PLACEHOLDER_CHARS = "/×xX\\—-－无空 "
@@ -279,10 +336,24 @@ _DATE_TEXT = (
     r"|\d{4}[-./]\d{1,2}[-./]\d{1,2})"
 )
 _RANGE_SEP = r"(?:至|到|[~～—–―]+|(?<=[日号])[-一]|(?<=\d)-(?=\d{4}))"
+_WORDS_BEFORE = r"(?:[^\d,;。]{0,8}?)"
+"""A few words between a label and its value in a sentence (成交价格调整为人民币…), not across a clause."""
+_AREA_NUMBER = r"\d[\d,]*(?:[.。]\d+)?"
+_AREA_UNIT = r"(?:平方米|平米|㎡|m2|m²|M2)"
+_AMOUNT_NUMBER = r"\d[\d,.]*"
+_AMOUNT_UNIT = r"(?:万元|万|元)"
 _VALUE_IN_TEXT = {
-    "date": re.compile(_LEAD + f"(?P<v>{_DATE_TEXT})"),
-    "area": re.compile(_LEAD + r"(?P<v>\d[\d,]*(?:[.。]\d+)?(?:平方米|平米|㎡|m2|m²|M2)?)"),
-    "amount": re.compile(_LEAD + r"(?P<v>\d[\d,.]*(?:万元|万|元)?)"),
+    "date": re.compile(_WORDS_BEFORE + _LEAD + f"(?P<v>{_DATE_TEXT})"),
+    # right after the label the unit may be missing (a table cell under 建筑面积（平方米）); after
+    # other words it must be there (误差比绝对值在3%以内 is no area)
+    "area": re.compile(
+        f"{_LEAD}(?P<v>{_AREA_NUMBER}{_AREA_UNIT}?)(?![\\d%％.])"
+        f"|{_WORDS_BEFORE}{_LEAD}(?P<w>{_AREA_NUMBER}{_AREA_UNIT})"
+    ),
+    "amount": re.compile(
+        f"{_LEAD}(?P<v>{_AMOUNT_NUMBER}{_AMOUNT_UNIT}?)(?![\\d%％])"
+        f"|{_WORDS_BEFORE}{_LEAD}(?P<w>{_AMOUNT_NUMBER}{_AMOUNT_UNIT})"
+    ),
 }
 """A value of its type at the start of the text after a label, gaps between its pieces ignored:
 fill-ins over underlines (共 89.50 平方米), dates in three blanks (2026 年 10 月 17 日)."""
@@ -351,7 +422,7 @@ class _Extractor:
     def _names_someone(self, i: int, e: int) -> bool:
         """A sub-label (委托代理人：…) followed by a name, not left blank or struck out (/, ×)."""
         row = self.rows[i]
-        pos = _after_label(row, e)
+        pos = _after_label(row, e, self.labels_by_row[i])
         m = re.match(r"(?:[\]】)〕]|[\[【(〔][^\]】)〕]{0,8}[\]】)〕])*:?\s?", row.text[pos:])
         pos += m.end() if m else 0
         stop = len(row.text)
@@ -391,9 +462,12 @@ class _Extractor:
         idx = [k for k in range(pos, stop) if row.text[k] != " "]
         compact = "".join(row.text[k] for k in idx)
         m = pattern.match(compact)
-        if m is None or not m.group("v"):
+        if m is None:
             return None
-        a, b = idx[m.start("v")], idx[m.end("v") - 1] + 1
+        group = "v" if m.group("v") else "w" if "w" in pattern.groupindex and m.group("w") else None
+        if group is None:
+            return None
+        a, b = idx[m.start(group)], idx[m.end(group) - 1] + 1
         box, conf, _raw = row.span(a, b)
         return _Candidate(row.text[a:b].replace(" ", ""), box, conf, row.page)
 
@@ -416,7 +490,7 @@ class _Extractor:
         below, and their format decides."""
         row = self.rows[i]
         out: list[_Candidate] = []
-        label_end = _after_label(row, end)
+        label_end = _after_label(row, end, self.labels_by_row[i])
         pos = label_end
         ordinal = _ORDINAL.match(row.text, pos)  # 买受人（一）：
         if ordinal:
@@ -438,6 +512,9 @@ class _Extractor:
         while listed and 0 <= gap < stop and row.text[gap + 1 : gap + 2] in ("、", ",", "，"):
             gap = row.text.find(" ", gap + 1)  # … except before the next item of a list (A 、B)
         text_end = stop if gap < 0 else min(gap, stop)
+        while text_end == gap and not structured and self._touching(i, gap, stop):
+            gap = row.text.find(" ", gap + 1)  # one line of text split in two by OCR (a stamp over it)
+            text_end = stop if gap < 0 else min(gap, stop)
         clause_end = _CLAUSE_END.search(row.text, pos, text_end)  # so does the end of a clause
         if clause_end is not None and clause_end.start() > pos:
             text_end = clause_end.start()
@@ -454,18 +531,20 @@ class _Extractor:
         if below and (rest == "" or rest.startswith(" ")):  # the label stands alone in its segment
             under = self._value_below(i, start, end, stack=listed)
             if under is not None:
-                if multiline and not listed:
-                    j = self._row_of(under)
-                    if j is not None:
-                        under = self._continue_below(j, under, under.box[0], row.x_at(start))
+                if multiline and not listed and under.row >= 0:
+                    under = self._continue_below(under.row, under, under.box[0], row.x_at(start))
                 out.append(under)
         return out
 
-    def _row_of(self, cand: _Candidate) -> int | None:
-        for j, row in enumerate(self.rows):
-            if row.page == cand.page and row.top <= (cand.box[1] + cand.box[3]) / 2 <= row.bottom:
-                return j
-        return None
+    def _touching(self, i: int, gap: int, stop: int) -> bool:
+        """The segments either side of the gap at `gap` are lines that touch or overlap (one line of text
+        detected as two), and the second does not start with a label."""
+        row = self.rows[i]
+        if gap + 1 >= stop or row.owner[gap - 1] < 0 or row.owner[gap + 1] < 0:
+            return False
+        left, right = row.lines[row.owner[gap - 1]], row.lines[row.owner[gap + 1]]
+        height = min(left.box[3] - left.box[1], right.box[3] - right.box[1])
+        return right.box[0] - left.box[2] <= 0.3 * height
 
     def _row_below(self, i: int) -> int | None:
         j = i + 1
@@ -537,7 +616,7 @@ class _Extractor:
             return None
         row = self.rows[j]
         box, conf, raw = row.span(*cell)
-        cand = _Candidate(raw.strip(_TRIM), box, conf, row.page)
+        cand = _Candidate(raw.strip(_TRIM), box, conf, row.page, row=j)
         if not stack:
             return cand
         # further values stacked under the first one in the same cell (two buyers, two ID numbers)
@@ -546,13 +625,15 @@ class _Extractor:
             nxt = self._row_below(k)
             if nxt is None or self.rows[nxt].top - self.rows[k].bottom > 1.8 * height:
                 break
+            if self.labels_by_row[nxt]:
+                break  # a line of the form again, not the next value of the cell
             seg2 = self._segment_under(nxt, cand.box[0], cand.box[2], height)
             if seg2 is None:
                 break
             r2 = self.rows[nxt]
             b2 = r2.span(*seg2)[0]
-            if min(b2[2], cand.box[2]) - max(b2[0], cand.box[0]) <= 0:
-                break
+            if min(b2[2], cand.box[2]) - max(b2[0], cand.box[0]) < 0.5 * (b2[2] - b2[0]):
+                break  # not within the cell's column (running text below the table)
             cell2 = self._cell_value(nxt, seg2)
             if cell2 is None:
                 break
@@ -579,8 +660,21 @@ class _Extractor:
             if j is None:
                 break
             row, prev = self.rows[j], self.rows[cur]
+            beside = not any(min(ln.box[2], cand.box[2]) > max(ln.box[0], value_x) for ln in row.lines)
+            nxt = self._row_below(j)
+            if beside and nxt is not None and self.rows[nxt].top - cand.box[3] <= 0.8 * height:
+                j = nxt  # a row only beside the value (a stamp's text to its right): look past it
+                row = self.rows[j]
             lines = [k for k, ln in enumerate(row.lines) if abs(ln.box[0] - value_x) <= 1.5 * height]
+            if not lines:  # the second half of a range (至…止) under the first one's 自
+                lines = [
+                    k
+                    for k, ln in enumerate(row.lines)
+                    if abs(ln.box[0] - cand.box[0]) <= 1.5 * height and _half(ln.text)[:1] in ("至", "到")
+                ]
             if len(lines) != 1:
+                if not lines and self._hanging(j, cand, value_x, label_x, height):
+                    cand.doubt = "may_continue"
                 break
             k = lines[0]
             chars = [p for p, o in enumerate(row.owner) if o == k]
@@ -588,8 +682,14 @@ class _Extractor:
             text = row.text[a:b]
             reach = 3.0 if text[:1] in ("至", "到") else 0.8
             top = row.lines[k].box[1]
-            if top - max(ln.box[3] for ln in prev.lines if ln.box[2] > value_x) > reach * height:
-                break
+            nx0, _, nx1, _ = row.lines[k].box
+            above = max(
+                (ln.box[3] for ln in prev.lines if min(ln.box[2], nx1) > max(ln.box[0], nx0)),
+                default=cand.box[3],
+            )
+            middle = (top + row.lines[k].box[3]) / 2
+            if top - above > reach * height or middle < above - 0.15 * height:
+                break  # too far below, or lying over the value (a stamp's text), not its next line
             if ":" in text or any(a <= s < b for s, _e, _lb in self.labels_by_row[j]):
                 break
             if any(label_x - 2 * height <= row.x_at(s) <= value_x for s, _e, _lb in self.labels_by_row[j]):
@@ -600,6 +700,42 @@ class _Extractor:
             )
             cur = j
         return cand
+
+    def _hanging(self, j: int, cand: _Candidate, value_x: float, label_x: float, height: float) -> bool:
+        """Row j holds, right under the value, an unlabelled line that starts left of it (under the
+        label): the rest of a wrapped value, or something else — the reading cannot tell."""
+        row = self.rows[j]
+        for k, ln in enumerate(row.lines):
+            if not (label_x - 1.5 * height <= ln.box[0] < value_x - 1.5 * height):
+                continue
+            if ln.box[1] - cand.box[3] > 0.8 * height or min(ln.box[2], cand.box[2]) - value_x <= 0:
+                continue
+            chars = [p for p, o in enumerate(row.owner) if o == k]
+            text = row.text[chars[0] : chars[-1] + 1]
+            if ":" in text or text.endswith(("。", ".")) or _is_clause(text):
+                continue
+            if any(s <= chars[-1] for s, _e, _lb in self.labels_by_row[j]):
+                continue  # a label's own line, or the value of a label before it
+            return True
+        return False
+
+    def covered(self, cand: _Candidate) -> bool:
+        """Another line of the page lies over the value (a stamp's or a signature's text read over it)."""
+        x0, y0, x1, y1 = cand.box
+        h = y1 - y0
+        for page in self.doc.pages:
+            if page.number != cand.page:
+                continue
+            for ln in page.lines:
+                bx0, by0, bx1, by1 = ln.box
+                if bx0 >= x0 - 0.5 and bx1 <= x1 + 0.5 and by0 >= y0 - 0.5 and by1 <= y1 + 0.5:
+                    continue  # a line of the value itself
+                dx = min(x1, bx1) - max(x0, bx0)
+                middle = (by0 + by1) / 2
+                # its middle inside ours: not a neighbouring row whose (tilted) box reaches into ours
+                if y0 + 0.15 * h <= middle <= y1 - 0.15 * h and dx >= 1.5 * min(h, by1 - by0):
+                    return True
+        return False
 
     def candidates(self, spec: DocField, labels: Sequence[str], *, ranged: bool = False) -> list[_Candidate]:
         out: list[_Candidate] = []
@@ -615,6 +751,8 @@ class _Extractor:
                     continue
                 if spec.party_sublabels and self._someone_else(spec, i, s):
                     continue  # an agent's or representative's line inside the party's block
+                if _signature_line(row, e, self.labels_by_row[i]):
+                    continue  # 出卖人（签章）：where the party signs, not where it is named
                 at_start = _at_segment_start(row, s, e)
                 if free_text and _is_clause(_segment(row, s)):
                     continue
@@ -742,6 +880,8 @@ def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Probl
             for v in p.value:
                 if v not in values:
                     values.append(v)
+        if _doubtful(ex, name, spec, [c for c, _ in parsed], problems):
+            return None
         first = parsed[0][0]
         conf = min(c.confidence * p.confidence_factor for c, p in parsed)
         raw = " / ".join(c.text for c, _ in parsed)
@@ -784,6 +924,8 @@ def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Probl
         )
         return None
     cand, p = parsed[0]
+    if _doubtful(ex, name, spec, [c for c, _ in parsed], problems):
+        return None
     value = p.value
     return ExtractedField(
         value=value,
@@ -797,6 +939,34 @@ def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Probl
 
 _TICKED = re.compile(r"[【\[(（〔]\s*[√☑✓✔✅]\s*([^】\])）〕]*)[】\])）〕]")
 _OPTION = re.compile(r"[【\[〔]([^】\]〕]*)[】\]〕]")
+
+
+def _doubtful(
+    ex: _Extractor, name: str, spec: DocField, used: Sequence[_Candidate], problems: list[Problem]
+) -> bool:
+    """A reading that may be incomplete or is covered by other text is not given: a problem instead."""
+    for cand in used:
+        if cand.doubt == "may_continue" and spec.type == "text" and spec.choices is None:
+            problems.append(
+                Problem(
+                    code="value_may_continue",
+                    message=f"“{spec.title}”可能在下一行继续，无法确定完整内容",
+                    field=name,
+                    page=cand.page,
+                )
+            )
+            return True
+        if ex.covered(cand):
+            problems.append(
+                Problem(
+                    code="value_covered",
+                    message=f"“{spec.title}”被印章或其他文字覆盖，无法确定",
+                    field=name,
+                    page=cand.page,
+                )
+            )
+            return True
+    return False
 
 
 def _choose(value: str, choices: dict[str, str]) -> str | None:

@@ -788,6 +788,24 @@ def beijing(rng: random.Random, variant: str) -> tuple[list[Page], dict[str, Any
         indent=7,
         leading=lead,
     )
+    truth = contract_truth(d, address=False)
+    if variant == "c":
+        final = d.price - Decimal(rng.choice((20000, 50000, 80000)))
+        y = p.flow(
+            L,
+            y,
+            R,
+            [
+                "补充条款：经甲、乙双方再次协商，该房屋成交价格调整为人民币",
+                (f"{final:,.2f}", 30),
+                "元（大写：",
+                (amount_to_capitals(final), 44),
+                "），其余条款不变。",
+            ],
+            indent=7,
+            leading=lead,
+        )
+        truth["price_yuan"] = str(q2(final))
     y += 12
     p.text(L, y, "甲方（签章）：")
     p.text(110, y, "乙方（签章）：")
@@ -796,7 +814,6 @@ def beijing(rng: random.Random, variant: str) -> tuple[list[Page], dict[str, Any
     x = p.text(p.fill(x + 1, y, str(d.signed.year), 16) + 0.5, y, "年")
     x = p.text(p.fill(x + 0.5, y, f"{d.signed.month}", 10) + 0.5, y, "月")
     p.text(p.fill(x + 0.5, y, f"{d.signed.day}", 10) + 0.5, y, "日")
-    truth = contract_truth(d, address=False)
     return (
         [p],
         truth,
@@ -1087,9 +1104,15 @@ def licence_copy(rng: random.Random, variant: str) -> tuple[list[Page], dict[str
         ("营业期限：", f"{cn_date(f.established, pad=False)}至长期"),
         ("住　　所：", first),
     ]
+    if variant == "c":
+        f.name = f.name.removesuffix("有限公司") + "建筑劳务分包有限公司"
+        items[1] = ("名　　称：", f.name[:12])
     for label, value in items:
         x = p.text(L, y, label, 11)
         p.text(x + 1, y, value, 11)
+        if variant == "c" and value == f.name[:12]:
+            y += 6.2
+            p.text(L, y, f.name[12:], 11)  # the wrap goes back to the margin, under the label
         y += lead
     p.text(L + width_mm("住　　所：", 11) + 1, y - lead + 6.2, second, 11)
     y += 2
@@ -1307,6 +1330,7 @@ PLAN: list[tuple[str, str, str, Builder, str, list[str]]] = [
     ("purchase_contract", "gf2014", "lc-gf", gf2014, "0172", ["pdf"]),
     ("purchase_contract", "beijing", "lc-bj", beijing, "a", ["pdf", "png"]),
     ("purchase_contract", "beijing", "lc-bj", beijing, "b", ["pdf"]),
+    ("purchase_contract", "beijing", "lc-bj", beijing, "c", ["pdf"]),
     ("purchase_contract", "shanghai", "lc-sh", shanghai, "a", ["pdf", "jpg"]),
     ("purchase_contract", "shanghai", "lc-sh", shanghai, "b", ["pdf"]),
     ("purchase_contract", "summary_table", "lc-st", summary_table, "a", ["pdf", "jpg"]),
@@ -1315,6 +1339,7 @@ PLAN: list[tuple[str, str, str, Builder, str, list[str]]] = [
     ("business_licence", "licence2019", "lb-19", licence2019, "b", ["pdf"]),
     ("business_licence", "certified_copy", "lb-cc", licence_copy, "a", ["pdf", "jpg"]),
     ("business_licence", "certified_copy", "lb-cc", licence_copy, "b", ["pdf"]),
+    ("business_licence", "certified_copy", "lb-cc", licence_copy, "c", ["pdf", "jpg"]),
     ("business_licence", "table_above", "lb-ta", licence_table, "a", ["pdf", "png"]),
     ("business_licence", "table_above", "lb-ta", licence_table, "b", ["pdf"]),
     ("safety_permit", "dash_range", "ls-dr", permit_dash, "0", ["pdf", "jpg"]),
