@@ -95,10 +95,13 @@ class DocField(_Strict):
     range_labels: list[str] | None = None
     """Labels of a printed range ("2024年6月15日至2027年6月14日") holding this field as one end."""
     range_part: Literal["start", "end"] | None = None
-    party_sublabels: list[str] | None = None
-    """With `section`: labels of other persons inside the party's block (委托代理人, 法定代理人, 法定代表人,
-    共有权人…). A sub-label that names someone starts that person's lines, which run to the next party
-    label: what is found there (an agent's ID number) is not the party's."""
+    excluded_sublabels: list[str] | None = None
+    """With `section`: labels of other persons inside the party's block (委托代理人, 法定代理人, 法定代表人…).
+    A sub-label that names someone starts that person's lines, which run to the next party label: what
+    is found there (an agent's ID number) is not the party's."""
+    shared_sublabels: list[str] | None = None
+    """With `section`: labels of persons who may or may not count as the party (共有人, 共有权人). When one
+    is named inside the party's block, the party's list fields are not read (a problem instead)."""
 
 
 class Material(_Strict):

@@ -357,15 +357,19 @@ _VALUE_IN_TEXT = {
 }
 """A value of its type at the start of the text after a label, gaps between its pieces ignored:
 fill-ins over underlines (共 89.50 平方米), dates in three blanks (2026 年 10 月 17 日)."""
-_RANGE_IN_TEXT = re.compile(_LEAD + f"(?P<v>{_DATE_TEXT}起?{_RANGE_SEP}{_DATE_TEXT}止?)")
+_RANGE_IN_TEXT = re.compile(
+    _LEAD + f"(?P<v>{_DATE_TEXT}起?(?:{_RANGE_SEP}|(?<=[日号])(?=\\d{{4}}年)){_DATE_TEXT}止?)"
+)
+"""Both ends of a range; a dash OCR lost between 日 and the next year still separates them."""
 
 
 @dataclass(frozen=True)
 class _Event:
     row: int
     pos: int
-    party: bool
-    """True where a party's block starts (its label), False where someone else's lines start inside it."""
+    kind: str
+    """"party" where a party's block starts (its label); "excluded" where someone else's lines start
+    inside it (an agent's); "shared" where a person's start who may or may not count as the party."""
 
 
 class _Extractor:
@@ -380,7 +384,8 @@ class _Extractor:
                 *f.labels,
                 *(f.capitals_labels or []),
                 *(f.range_labels or []),
-                *(f.party_sublabels or []),
+                *(f.excluded_sublabels or []),
+                *(f.shared_sublabels or []),
             ]
         ]
         self.all_labels += list(other_labels)
@@ -434,26 +439,37 @@ class _Extractor:
         return re.search(r"[\u4e00-\u9fffA-Za-z0-9]", value) is not None and value not in ("无", "空")
 
     def _events(self, spec: DocField) -> list[_Event]:
-        key = tuple(spec.party_sublabels or ())
+        excluded, shared = set(spec.excluded_sublabels or ()), set(spec.shared_sublabels or ())
+        key = (*sorted(excluded), "|", *sorted(shared))
         if key not in self._foreign:
-            events = [_Event(i, s, True) for i, s, _ in self.starts]
-            subs = set(key)
+            events = [_Event(i, s, "party") for i, s, _ in self.starts]
             for i, labels in enumerate(self.labels_by_row):
                 row = self.rows[i]
                 for s, e, lb in labels:
-                    if lb in subs and not _is_clause(_segment(row, s)) and self._names_someone(i, e):
-                        events.append(_Event(i, s, False))
+                    if lb not in excluded and lb not in shared:
+                        continue
+                    if not _is_clause(_segment(row, s)) and self._names_someone(i, e):
+                        events.append(_Event(i, s, "excluded" if lb in excluded else "shared"))
             self._foreign[key] = sorted(events, key=lambda ev: (ev.row, ev.pos))
         return self._foreign[key]
 
-    def _someone_else(self, spec: DocField, i: int, s: int) -> bool:
-        """The label at (i, s) stands in the lines of an agent or representative inside the party's block."""
-        last: _Event | None = None
+    def _whose(self, spec: DocField, i: int, s: int) -> str:
+        """Whose lines the label at (i, s) stands in: the party's, someone else's ("excluded") or a
+        person's who may be the party or not ("shared")."""
+        last = "party"
         for ev in self._events(spec):
             if (ev.row, ev.pos) > (i, s):
                 break
-            last = ev
-        return last is not None and not last.party
+            last = ev.kind
+        return last
+
+    def shared_in_section(self, spec: DocField) -> bool:
+        """Someone who may or may not count as the party (a 共有人) is named inside the party's block."""
+        if not spec.shared_sublabels:
+            return False
+        return any(
+            ev.kind == "shared" and self._in_section(spec, ev.row, ev.pos) for ev in self._events(spec)
+        )
 
     # --- values --------------------------------------------------------------------------------------
 
@@ -749,7 +765,7 @@ class _Extractor:
                     continue
                 if spec.section and not self._in_section(spec, i, s):
                     continue
-                if spec.party_sublabels and self._someone_else(spec, i, s):
+                if (spec.excluded_sublabels or spec.shared_sublabels) and self._whose(spec, i, s) != "party":
                     continue  # an agent's or representative's line inside the party's block
                 if _signature_line(row, e, self.labels_by_row[i]):
                     continue  # 出卖人（签章）：where the party signs, not where it is named
@@ -838,7 +854,7 @@ _ORDINAL = re.compile(r"[(（][一二三四五六七八九十0-9]{1,2}[)）]")
 _CHECKSUMMED = ("id_number", "id_numbers", "credit_code")
 _FILLER = "共为约计合是均自"
 """Words between a label and its number in running text (建筑面积共 108.00 平方米)."""
-_RANGE_SPLIT = re.compile(r"至|到|[~～—–―]+|(?<=[日号])[-一]|(?<=\d)-(?=\d{4})")
+_RANGE_SPLIT = re.compile(r"至|到|[~～—–―]+|(?<=[日号])[-一]|(?<=\d)-(?=\d{4})|(?<=[日号])(?=\d{4}年)")
 
 
 def _range_end(cand: _Candidate, part: str) -> _Candidate | None:
@@ -881,6 +897,16 @@ def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Probl
                 if v not in values:
                     values.append(v)
         if _doubtful(ex, name, spec, [c for c, _ in parsed], problems):
+            return None
+        if ex.shared_in_section(spec):
+            problems.append(
+                Problem(
+                    code="party_unclear",
+                    message=f"“{spec.title}”：当事人一栏另列有共有人等，无法确定哪些属于该当事人",
+                    field=name,
+                    page=parsed[0][0].page,
+                )
+            )
             return None
         first = parsed[0][0]
         conf = min(c.confidence * p.confidence_factor for c, p in parsed)
@@ -937,7 +963,7 @@ def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Probl
     )
 
 
-_TICKED = re.compile(r"[【\[(（〔]\s*[√☑✓✔✅]\s*([^】\])）〕]*)[】\])）〕]")
+_TICKED = re.compile(r"[【\[(（〔]\s*[√☑✓✔✅■Vv]\s*([^】\])）〕]*)[】\])）〕]")
 _OPTION = re.compile(r"[【\[〔]([^】\]〕]*)[】\]〕]")
 
 

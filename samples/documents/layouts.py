@@ -26,6 +26,7 @@ import json
 import random
 import shutil
 import sys
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1424,7 +1425,17 @@ def main() -> None:
 def _multi_pdf(images: list[Image.Image], path: Path, dpi: int) -> None:
     """A multi-page scan: JPEG pages in a PDF without a text layer (path gets the .pdf suffix)."""
     buf = io.BytesIO()
-    images[0].save(buf, "PDF", resolution=dpi, save_all=True, append_images=images[1:], quality=78)
+    fixed = time.strptime("2026-01-01", "%Y-%m-%d")  # a fixed date: two runs give the same bytes
+    images[0].save(
+        buf,
+        "PDF",
+        resolution=dpi,
+        save_all=True,
+        append_images=images[1:],
+        quality=78,
+        creationDate=fixed,
+        modDate=fixed,
+    )
     path.with_suffix(".pdf").write_bytes(buf.getvalue())
 
 

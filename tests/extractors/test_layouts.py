@@ -127,7 +127,7 @@ def test_agent_inside_the_buyers_block_keeps_its_own_id_number() -> None:
     assert ex.fields["buyer_id_numbers"].value == [BUYER_ID, BUYER2_ID]
 
 
-@pytest.mark.parametrize("sub", ["法定代表人", "委托代理人", "共有权人", "代理人"])
+@pytest.mark.parametrize("sub", ["法定代表人", "委托代理人", "法定代理人", "代理人"])
 def test_a_representatives_id_on_the_buyers_line_is_not_the_buyers(sub: str) -> None:
     ex = read(
         "purchase_contract",
@@ -137,6 +137,30 @@ def test_a_representatives_id_on_the_buyers_line_is_not_the_buyers(sub: str) -> 
         line("身份证号码：" + AGENT_ID, 500, 2),
     )
     assert ex.fields["buyer_id_numbers"].value == [BUYER_ID]
+
+
+def test_a_co_owner_in_the_buyers_block_makes_the_buyers_unclear() -> None:
+    ex = read(
+        "purchase_contract",
+        line("买受人（乙方）：林芳", 80, 0),
+        line("身份证号码：" + BUYER_ID, 80, 1),
+        line("共有权人：王军 身份证号码：" + AGENT_ID, 80, 2),
+    )
+    assert "buyer_id_numbers" not in ex.fields
+    assert "party_unclear" in codes(ex, "buyer_id_numbers")
+
+
+def test_a_co_owner_in_the_sellers_block_is_not_a_buyer() -> None:
+    ex = read(
+        "purchase_contract",
+        line("出卖人（甲方）：刘强", 80, 0),
+        line("证件号码：" + SELLER_ID, 80, 1),
+        line("共有权人：王军 证件号码：" + AGENT_ID, 80, 2),
+        line("买受人（乙方）：林芳", 80, 3),
+        line("证件号码：" + BUYER_ID, 80, 4),
+    )
+    assert ex.fields["buyer_id_numbers"].value == [BUYER_ID]
+    assert ex.fields["seller"].value == "刘强"
 
 
 def test_only_an_agents_id_means_no_buyer_id() -> None:
@@ -307,6 +331,8 @@ def test_empty_cell_does_not_take_the_next_label() -> None:
         "有效期：2024.06.15-2027.06.14",
         "有效期：自2024年6月15日至2027年6月14日止",
         "有效期限：2024-06-15 至 2027-06-14",
+        "有效期：2024年06月15日一2027年06月14日",  # the dash read as 一
+        "有效期：2024年06月15日2027年06月14日",  # the dash lost
     ],
 )
 def test_validity_ranges(text: str) -> None:
