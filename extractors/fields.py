@@ -427,6 +427,8 @@ class _Extractor:
     def _names_someone(self, i: int, e: int) -> bool:
         """A sub-label (委托代理人：…) followed by a name, not left blank or struck out (/, ×)."""
         row = self.rows[i]
+        if any(s2 == e for s2, _e2, _lb in self.labels_by_row[i]):
+            return True  # 委托代理人证件号码：the agent's own item
         pos = _after_label(row, e, self.labels_by_row[i])
         m = re.match(r"(?:[\]】)〕]|[\[【(〔][^\]】)〕]{0,8}[\]】)〕])*:?\s?", row.text[pos:])
         pos += m.end() if m else 0
@@ -499,6 +501,7 @@ class _Extractor:
         structured: bool,
         listed: bool = False,
         ranged: bool = False,
+        synonyms: frozenset[str] = frozenset(),
     ) -> list[_Candidate]:
         """The value right of a label, and the one below it when the label stands alone in its
         segment. Free text takes the value on the right when there is one; structured values are
@@ -506,7 +509,8 @@ class _Extractor:
         below, and their format decides."""
         row = self.rows[i]
         out: list[_Candidate] = []
-        label_end = _after_label(row, end, self.labels_by_row[i])
+        others = [lb for lb in self.labels_by_row[i] if lb[2] not in synonyms]
+        label_end = _after_label(row, end, others)
         pos = label_end
         ordinal = _ORDINAL.match(row.text, pos)  # 买受人（一）：
         if ordinal:
@@ -767,7 +771,8 @@ class _Extractor:
                     continue
                 if (spec.excluded_sublabels or spec.shared_sublabels) and self._whose(spec, i, s) != "party":
                     continue  # an agent's or representative's line inside the party's block
-                if _signature_line(row, e, self.labels_by_row[i]):
+                others = [lb for lb in self.labels_by_row[i] if lb[2] not in wanted]
+                if _signature_line(row, e, others):
                     continue  # 出卖人（签章）：where the party signs, not where it is named
                 at_start = _at_segment_start(row, s, e)
                 if free_text and _is_clause(_segment(row, s)):
@@ -787,6 +792,7 @@ class _Extractor:
                     structured=not free_text,
                     listed=spec.type in ("names", "id_numbers"),
                     ranged=ranged,
+                    synonyms=frozenset(wanted),
                 ):
                     if spec.type == "names" and not all(
                         _NAME.match(n) for n in re.split(r"[、，,;；/\s]+", cand.text) if n

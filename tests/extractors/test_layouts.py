@@ -163,6 +163,23 @@ def test_a_co_owner_in_the_sellers_block_is_not_a_buyer() -> None:
     assert ex.fields["seller"].value == "刘强"
 
 
+def test_an_agents_items_glued_to_the_sub_label_are_the_agents() -> None:
+    ex = read(
+        "purchase_contract",
+        line("买受人（乙方）：", 80, 0),
+        line("姓名：林芳", 80, 1),
+        line("委托代理人姓名：王军", 80, 2),
+        line("委托代理人证件号码：" + AGENT_ID, 80, 3),
+    )
+    assert ex.fields["buyer_names"].value == ["林芳"]
+    assert "buyer_id_numbers" not in ex.fields
+
+
+def test_a_synonym_in_brackets_is_not_a_signature_qualifier() -> None:
+    ex = read("business_licence", line("法定代表人（负责人）：杨辉玉", 80, 0))
+    assert ex.fields["legal_representative"].value == "杨辉玉"
+
+
 def test_only_an_agents_id_means_no_buyer_id() -> None:
     ex = read(
         "purchase_contract",
