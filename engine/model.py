@@ -103,6 +103,12 @@ class DocField(_Strict):
     """With `section`: labels of persons who may or may not count as the party (共有人, 共有权人). When one
     is named inside the party's block, the party's list fields are not read (a problem instead)."""
 
+    @model_validator(mode="after")
+    def _check_party(self) -> DocField:
+        if (self.excluded_sublabels or self.shared_sublabels) and not self.section:
+            raise ValueError("excluded_sublabels / shared_sublabels 只能与 section（当事人一栏）一起使用")
+        return self
+
 
 class Material(_Strict):
     id: Ident

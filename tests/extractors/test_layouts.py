@@ -180,6 +180,11 @@ def test_a_synonym_in_brackets_is_not_a_signature_qualifier() -> None:
     assert ex.fields["legal_representative"].value == "杨辉玉"
 
 
+def test_party_sub_labels_need_a_section() -> None:
+    with pytest.raises(ValueError, match="section"):
+        DocField(title="x", type="id_numbers", labels=["证件号码"], excluded_sublabels=["委托代理人"])
+
+
 def test_only_an_agents_id_means_no_buyer_id() -> None:
     ex = read(
         "purchase_contract",
