@@ -95,6 +95,19 @@ class DocField(_Strict):
     range_labels: list[str] | None = None
     """Labels of a printed range ("2024年6月15日至2027年6月14日") holding this field as one end."""
     range_part: Literal["start", "end"] | None = None
+    excluded_sublabels: list[str] | None = None
+    """With `section`: labels of other persons inside the party's block (委托代理人, 法定代理人, 法定代表人…).
+    A sub-label that names someone starts that person's lines, which run to the next party label: what
+    is found there (an agent's ID number) is not the party's."""
+    shared_sublabels: list[str] | None = None
+    """With `section`: labels of persons who may or may not count as the party (共有人, 共有权人). When one
+    is named inside the party's block, the party's list fields are not read (a problem instead)."""
+
+    @model_validator(mode="after")
+    def _check_party(self) -> DocField:
+        if (self.excluded_sublabels or self.shared_sublabels) and not self.section:
+            raise ValueError("excluded_sublabels / shared_sublabels 只能与 section（当事人一栏）一起使用")
+        return self
 
 
 class Material(_Strict):

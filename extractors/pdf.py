@@ -22,7 +22,7 @@ import numpy as np
 import pdfplumber
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
-from pdfminer.layout import LTChar, LTContainer
+from pdfminer.layout import LTChar, LTContainer, LTLine, LTRect
 from pdfplumber.utils.text import WordExtractor
 
 from extractors.errors import DocumentError
@@ -181,6 +181,7 @@ class PdfFile:
         try:
             chars = _dedupe(_page_chars(page))
             width, height = float(page.width), float(page.height)
+            rulings = _rulings(page)
         finally:
             page.close()
         upright = [c for c in chars if c.get("upright", True)]
@@ -189,14 +190,18 @@ class PdfFile:
             chars = upright
         words: list[_Word] = []
         mapped = unmapped = 0
-        for w in _WORDS.extract_words(chars):
+        extractor = _WORDS
+        if rulings:
+            extractor = _WordExtractor(use_text_flow=True, keep_blank_chars=False)
+            extractor.rulings = rulings
+        for w in extractor.extract_words(chars):
             text, n_cid = _CID.subn("\ufffd", fix_cjk(str(w["text"])))
             unmapped += n_cid
             mapped += sum(1 for ch in text if not ch.isspace() and ch != "\ufffd")
             words.append(_Word(text, float(w["x0"]), float(w["top"]), float(w["x1"]), float(w["bottom"])))
         if unmapped > mapped:
             return TextLayer(width, height, (), 0, "pdfplumber")
-        return TextLayer(width, height, group_lines(words), mapped, "pdfplumber")
+        return TextLayer(width, height, group_lines(words, rulings), mapped, "pdfplumber")
 
     def _read_text_pdfium(self, index: int) -> TextLayer:
         chars: list[_Char] = []
@@ -290,8 +295,49 @@ def word_gap(prev: str, curr: str, size: float) -> float:
     return (CJK_WORD_GAP if _is_cjk(prev[-1:]) and _is_cjk(curr[:1]) else WORD_GAP) * max(size, 1.0)
 
 
+Ruling = tuple[float, float, float]
+"""A vertical table line: x, top, bottom (points)."""
+MIN_RULING = 6.0
+"""Vertical lines at least this tall (points) are table rulings: text on both sides is in two cells."""
+
+
+def _crosses(rulings: Sequence[Ruling], left: float, right: float, top: float, bottom: float) -> bool:
+    """A ruling stands between x `left` and `right` at the height of the text top..bottom."""
+    middle = (top + bottom) / 2
+    return any(left - 0.5 <= x <= right + 0.5 and t <= middle <= b for x, t, b in rulings)
+
+
+def _rulings(page: Any) -> tuple[Ruling, ...]:
+    """Vertical lines of the page's drawing: line segments and the sides of tall rectangles (table
+    cells), straight from `page.layout` like the characters (`page.objects`/`page.edges` convert every
+    object, e.g. each module of a QR code, and cost several milliseconds a page)."""
+    height = float(page.height)
+    mb_x0, mb_top = float(page.mediabox[0]), float(page.mediabox[1])
+    out: list[Ruling] = []
+    stack: list[Iterator[Any]] = [iter(page.layout)]
+    while stack:
+        obj = next(stack[-1], None)
+        if obj is None:
+            stack.pop()
+        elif isinstance(obj, LTRect | LTLine):
+            top, bottom = height - obj.y1 + mb_top, height - obj.y0 + mb_top
+            if bottom - top < MIN_RULING:
+                continue
+            x0, x1 = obj.x0 + mb_x0, obj.x1 + mb_x0
+            if x1 - x0 < 2.0:
+                out.append(((x0 + x1) / 2, top, bottom))
+            elif isinstance(obj, LTRect):
+                out += [(x0, top, bottom), (x1, top, bottom)]
+        elif isinstance(obj, LTContainer):
+            stack.append(iter(obj))
+    return tuple(out)
+
+
 class _WordExtractor(WordExtractor):
-    """pdfplumber's word extractor with a gap that scales with the font size and the script."""
+    """pdfplumber's word extractor with a gap that scales with the font size and the script, and a
+    break at a table's vertical rulings (a cell's text never runs into the next cell's)."""
+
+    rulings: tuple[Ruling, ...] = ()
 
     def char_begins_new_word(
         self,
@@ -303,6 +349,14 @@ class _WordExtractor(WordExtractor):
     ) -> bool:
         size = float(prev_char.get("size") or (prev_char["bottom"] - prev_char["top"]) or 10.0)
         gap = word_gap(str(prev_char["text"]), str(curr_char["text"]), size)
+        if self.rulings and _crosses(
+            self.rulings,
+            float(prev_char["x1"]),
+            float(curr_char["x0"]),
+            float(curr_char["top"]),
+            float(curr_char["bottom"]),
+        ):
+            return True
         return bool(super().char_begins_new_word(prev_char, curr_char, direction, gap, y_tolerance))
 
 
@@ -435,9 +489,10 @@ def _words_from_chars(chars: Sequence[_Char]) -> list[_Word]:
     return words
 
 
-def group_lines(words: Sequence[_Word]) -> tuple[Line, ...]:
+def group_lines(words: Sequence[_Word], rulings: Sequence[Ruling] = ()) -> tuple[Line, ...]:
     """Words → lines: rows by vertical overlap (top to bottom), words left to right, a row split where
-    the gap between words is wider than COLUMN_GAP row heights. Confidence 1.0 (a text layer)."""
+    the gap between words is wider than COLUMN_GAP row heights or a table ruling stands between them.
+    Confidence 1.0 (a text layer)."""
     rows: list[list[_Word]] = []
     for word in sorted(words, key=lambda w: ((w.top + w.bottom) / 2, w.x0)):
         if not word.text.strip():
@@ -455,7 +510,9 @@ def group_lines(words: Sequence[_Word]) -> tuple[Line, ...]:
         gap_limit = COLUMN_GAP * max(median(w.height for w in row), 1.0)
         segment: list[_Word] = [row[0]]
         for word in row[1:]:
-            if word.x0 - segment[-1].x1 > gap_limit:
+            if word.x0 - segment[-1].x1 > gap_limit or (
+                rulings and _crosses(rulings, segment[-1].x1, word.x0, word.top, word.bottom)
+            ):
                 lines.append(_line(segment))
                 segment = []
             segment.append(word)
