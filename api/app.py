@@ -19,11 +19,11 @@ from api.deps import ServicesDep
 from api.metrics import LatencyMiddleware, Metrics
 from api.routes import router
 from api.schemas import Health
-from miaopi import workflow as wf
-from miaopi.engine_pool import EnginePool
-from miaopi.errors import ServiceError
-from miaopi.settings import Settings, get_settings
-from store.workflow import RulesetVersion
+from service import container, rulesets, transactions
+from service.engine_pool import EnginePool
+from service.errors import ServiceError
+from service.settings import Settings, get_settings
+from store.records import RulesetVersion
 
 
 class NotReady(ServiceError):
@@ -33,12 +33,12 @@ class NotReady(ServiceError):
 
 
 def create_app(
-    settings: Settings | None = None, *, services: wf.Services | None = None, supervisor: Any = None
+    settings: Settings | None = None, *, services: container.Services | None = None, supervisor: Any = None
 ) -> FastAPI:
     settings = settings or get_settings()
     own = services is None
-    services = services or wf.create_services(settings)
-    wf.seed_rulesets(services, now=wf.utcnow())
+    services = services or container.create_services(settings)
+    rulesets.seed_rulesets(services, now=transactions.utcnow())
 
     engine_pool = EnginePool(settings, processes=settings.engine_processes)
 

@@ -25,9 +25,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from miaopi.errors import Forbidden, Unauthenticated
-from miaopi.workflow import Services, hash_token, user_by_token
-from store.workflow import User
+from service.container import Services
+from service.errors import Forbidden, Unauthenticated
+from service.users import hash_token, user_by_token
+from store.records import User
 
 SESSION_COOKIE = "miaopi_session"
 CSRF_HEADER = "X-CSRF-Token"

@@ -13,23 +13,23 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from miaopi import workflow as wf
-from miaopi.engine_pool import EnginePool
-from store.workflow import CaseRow, DecisionRow
+from service import container, review, stats, transactions
+from service.engine_pool import EnginePool
+from store.records import CaseRow, DecisionRow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DECISION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class _DatabaseCollector:
-    def __init__(self, services: wf.Services) -> None:
+    def __init__(self, services: container.Services) -> None:
         self.services = services
 
     def collect(self) -> Iterator[Any]:
-        now = wf.utcnow()
+        now = transactions.utcnow()
         with self.services.sessions() as session:
-            figures = wf.stats(session, now=now)
-            queues = wf.queue_counts(session, department=None, now=now)
+            figures = stats.stats(session, now=now)
+            queues = review.queue_counts(session, department=None, now=now)
             recent = session.execute(
                 select(CaseRow.received_at, CaseRow.decided_at, DecisionRow.elapsed_ms)
                 .join(DecisionRow, DecisionRow.case_id == CaseRow.id)
@@ -113,7 +113,7 @@ class _EngineCollector:
 
 
 class Metrics:
-    def __init__(self, services: wf.Services) -> None:
+    def __init__(self, services: container.Services) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "miaopi_http_request_seconds",

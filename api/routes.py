@@ -23,12 +23,12 @@ from api.schemas import (
     VerifyOut,
     VersionOut,
 )
-from miaopi import workflow as wf
-from miaopi.engine_pool import EnginePool
-from miaopi.errors import Forbidden, InvalidRequest, TooLarge
-from miaopi.masking import mask_name
+from service import cases, container, results, review, rulesets, transactions
+from service.engine_pool import EnginePool
+from service.errors import Forbidden, InvalidRequest, TooLarge
+from service.masking import mask_name
 from store import audit
-from store.workflow import CaseRow, TaskRow, User
+from store.records import CaseRow, TaskRow, User
 
 router = APIRouter(prefix="/api/v1")
 SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -45,7 +45,7 @@ TaskId = Annotated[int, Path(ge=1, le=2**31 - 1, description="任务编号")]
 
 
 def _now() -> datetime:
-    return wf.utcnow()
+    return transactions.utcnow()
 
 
 def _accepted(row: CaseRow, created: bool) -> CaseAccepted:
@@ -58,7 +58,7 @@ def _accepted(row: CaseRow, created: bool) -> CaseAccepted:
     )
 
 
-def _case_if_done(services: wf.Services, case_id: str) -> CaseRow | None:
+def _case_if_done(services: container.Services, case_id: str) -> CaseRow | None:
     with services.sessions() as session:
         fresh = session.get(CaseRow, case_id)
         return fresh if fresh is not None and fresh.status in ("decided", "failed") else None
@@ -66,16 +66,16 @@ def _case_if_done(services: wf.Services, case_id: str) -> CaseRow | None:
 
 async def _submit(
     request: Request,
-    services: wf.Services,
+    services: container.Services,
     user: User,
     data: Any,
-    uploads: list[wf.Upload],
+    uploads: list[cases.Upload],
     key: str | None,
     wait: float,
     response: Response,
 ) -> CaseAccepted:
     row, created = await run_in_threadpool(
-        wf.submit_case, services, user=user, data=data, uploads=uploads, idempotency_key=key, now=_now()
+        cases.submit_case, services, user=user, data=data, uploads=uploads, idempotency_key=key, now=_now()
     )
     supervisor = getattr(request.app.state, "supervisor", None)
     if created and supervisor is not None:
@@ -144,7 +144,7 @@ async def submit_multipart(
             problems=[{"path": "case", "message": exc.msg}],
         ) from exc
     limit = services.settings.max_upload_bytes
-    uploads: list[wf.Upload] = []
+    uploads: list[cases.Upload] = []
     total = 0
     for f in files or []:
         chunks = []
@@ -156,7 +156,7 @@ async def submit_multipart(
         name = f.filename or ""
         if not name:
             raise InvalidRequest("上传文件缺少文件名", problems=[{"path": "files", "message": "缺少文件名"}])
-        uploads.append(wf.Upload(name=name, data=b"".join(chunks)))
+        uploads.append(cases.Upload(name=name, data=b"".join(chunks)))
     return await _submit(request, services, user, data, uploads, idempotency_key, wait, response)
 
 
@@ -212,8 +212,8 @@ def list_cases(
 
 @router.get("/cases/{case_id}", summary="案件状态与决定（含逐条条件、取值与来源）")
 def get_case(case_id: str, session: SessionDep, user: UserDep) -> dict[str, Any]:
-    row = wf.get_case(session, user=user, case_id=case_id)
-    return wf.case_view(session, row=row, now=_now())
+    row = cases.get_case(session, user=user, case_id=case_id)
+    return cases.case_view(session, row=row, now=_now()).model_dump()
 
 
 @router.get(
@@ -223,7 +223,7 @@ def get_case(case_id: str, session: SessionDep, user: UserDep) -> dict[str, Any]
     responses={200: {"content": {"application/pdf": {}}}},
 )
 def result_pdf(code: str, services: ServicesDep, session: SessionDep, user: UserDep) -> Response:
-    row, pdf = wf.result_pdf(services, session, user=user, code=code)
+    row, pdf = results.result_pdf(services, session, user=user, code=code)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -233,14 +233,16 @@ def result_pdf(code: str, services: ServicesDep, session: SessionDep, user: User
 
 @router.get("/verify/{code}", response_model=VerifyOut, summary="核验结果文书真伪（公开）")
 def verify(code: str, session: SessionDep) -> VerifyOut:
-    return VerifyOut(**wf.verify_result(session, code=code))
+    return VerifyOut(**results.verify_result(session, code=code))
 
 
 # -- review tasks --------------------------------------------------------------------------------------
 def _task_out(session: Any, t: TaskRow) -> TaskOut:
     row = session.get(CaseRow, t.case_id)
     applicant = mask_name(str(row.payload.get("applicant", {}).get("name", ""))) if row else None
-    return TaskOut(**wf.task_view(t, now=_now()), applicant=applicant, item=row.item if row else None)
+    return TaskOut(
+        **review.task_view(t, now=_now()).model_dump(), applicant=applicant, item=row.item if row else None
+    )
 
 
 @router.get("/tasks", response_model=TaskList, summary="审核任务（红牌在前，再按到期时间）")
@@ -252,21 +254,23 @@ def list_tasks(
     card: Annotated[str | None, Query(pattern="^(red|yellow|green)$")] = None,
 ) -> TaskList:
     now = _now()
-    tasks = wf.list_tasks(session, user=user, now=now, kind=kind, department=department, card=card)
+    tasks = review.list_tasks(session, user=user, now=now, kind=kind, department=department, card=card)
     dept = user.department if user.role == "approver" else department
-    counts = wf.queue_counts(session, department=dept, now=now).get(kind, {"red": 0, "yellow": 0, "green": 0})
+    counts = review.queue_counts(session, department=dept, now=now).get(
+        kind, {"red": 0, "yellow": 0, "green": 0}
+    )
     return TaskList(tasks=[_task_out(session, t) for t in tasks], counts=counts)
 
 
 @router.post("/tasks/{task_id}/claim", response_model=TaskOut, summary="认领任务")
 def claim(task_id: TaskId, services: ServicesDep, session: SessionDep, user: UserDep) -> TaskOut:
-    t = wf.claim_task(services, user=user, task_id=task_id, now=_now())
+    t = review.claim_task(services, user=user, task_id=task_id, now=_now())
     return _task_out(session, t)
 
 
 @router.post("/tasks/{task_id}/release", response_model=TaskOut, summary="释放任务")
 def release(task_id: TaskId, services: ServicesDep, session: SessionDep, user: UserDep) -> TaskOut:
-    t = wf.release_task(services, user=user, task_id=task_id, now=_now())
+    t = review.release_task(services, user=user, task_id=task_id, now=_now())
     return _task_out(session, t)
 
 
@@ -274,7 +278,7 @@ def release(task_id: TaskId, services: ServicesDep, session: SessionDep, user: U
 def decide(
     task_id: TaskId, body: DecideIn, services: ServicesDep, session: SessionDep, user: UserDep
 ) -> TaskOut:
-    t = wf.decide_task(
+    t = review.decide_task(
         services, user=user, task_id=task_id, outcome=body.outcome, comment=body.comment, now=_now()
     )
     return _task_out(session, t)
@@ -282,14 +286,14 @@ def decide(
 
 # -- rulesets ------------------------------------------------------------------------------------------
 @router.get("/rulesets", summary="事项及其规则集版本")
-def rulesets(session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
-    return wf.list_rulesets(session, now=_now())
+def list_rulesets(session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
+    return rulesets.list_rulesets(session, now=_now())
 
 
 @router.post("/rulesets", response_model=VersionOut, status_code=201, summary="发布新版本（须通过样例案件）")
 async def publish(body: PublishIn, services: ServicesDep, user: UserDep) -> VersionOut:
     row = await run_in_threadpool(
-        wf.publish_ruleset,
+        rulesets.publish_ruleset,
         services,
         user=user,
         content=body.content,
@@ -307,7 +311,7 @@ async def publish(body: PublishIn, services: ServicesDep, user: UserDep) -> Vers
 
 @router.post("/rulesets/{item}/rollback", response_model=VersionOut, summary="回滚到上一个生效版本")
 def rollback(item: str, services: ServicesDep, user: UserDep) -> VersionOut:
-    row = wf.rollback_ruleset(services, user=user, item=item, now=_now())
+    row = rulesets.rollback_ruleset(services, user=user, item=item, now=_now())
     return VersionOut(
         item=row.item,
         version=row.version,

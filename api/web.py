@@ -48,12 +48,16 @@ from extractors.images import ImageFile
 from extractors.options import ExtractOptions
 from extractors.pdf import PdfFile
 from extractors.sniff import JPEG, PDF, PNG, TIFF
-from miaopi import sla
-from miaopi import workflow as wf
-from miaopi.errors import NotFound, ServiceError
-from miaopi.masking import mask_name
-from miaopi.records import decode_value
-from store.workflow import CaseDocument, CaseRow, DecisionRow, RulesetVersion, TaskRow, User
+from service import cases as _cases
+from service import container, sla, transactions, users
+from service import results as _results
+from service import review as _review
+from service import rulesets as _rulesets
+from service import stats as _stats
+from service.errors import NotFound, ServiceError
+from service.masking import mask_name
+from service.records import decode_value
+from store.records import CaseDocument, CaseRow, DecisionRow, RulesetVersion, TaskRow, User
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -310,20 +314,20 @@ def _safe_next(value: str | None) -> str:
 
 
 def _now() -> datetime:
-    return wf.utcnow()
+    return transactions.utcnow()
 
 
 # -- rulesets as the pages need them ---------------------------------------------------------------------
-def _ruleset_by_sha(services: wf.Services, session: Session, sha: str | None) -> Ruleset | None:
+def _ruleset_by_sha(services: container.Services, session: Session, sha: str | None) -> Ruleset | None:
     if sha is None:
         return None
     version = session.scalars(select(RulesetVersion).where(RulesetVersion.sha256 == sha)).first()
-    return services.program_for(version).ruleset if version else None
+    return services.rulesets.program_for(version).ruleset if version else None
 
 
-def _ruleset_of(services: wf.Services, session: Session, item: str, at: datetime) -> Ruleset | None:
+def _ruleset_of(services: container.Services, session: Session, item: str, at: datetime) -> Ruleset | None:
     try:
-        return services.program_for(wf.active_version(session, item=item, at=at)).ruleset
+        return services.rulesets.program_for(_rulesets.active_version(session, item=item, at=at)).ruleset
     except Exception:
         return None
 
@@ -369,7 +373,7 @@ def login_form(request: Request, session: SessionDep, next: str | None = None) -
     return _login_page(request, next_url=_safe_next(next))
 
 
-_DUMMY_HASH = wf.hash_password("miaopi-timing-equaliser")
+_DUMMY_HASH = users.hash_password("miaopi-timing-equaliser")
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -393,7 +397,7 @@ def login(
             user_id=user_id,
         )
     user = session.get(User, user_id.strip()) if user_id.strip() else None
-    ok = wf.check_password(password, user.password_hash if user else _DUMMY_HASH)
+    ok = users.check_password(password, user.password_hash if user else _DUMMY_HASH)
     if user is None or not ok:
         return _login_page(
             request, next_url=next_url, error="用户名或密码错误，请重新输入。", status=401, user_id=user_id
@@ -433,18 +437,18 @@ def logout(request: Request, session: SessionDep, csrf: str = Form("", max_lengt
 
 # -- queues -----------------------------------------------------------------------------------------------
 def _queue(
-    request: Request, services: wf.Services, session: Session, *, kind: str, card: str | None
+    request: Request, services: container.Services, session: Session, *, kind: str, card: str | None
 ) -> Response:
     user, _ws = _staff(request, session)
     now = _now()
     if card not in (None, "", "red", "yellow", "green"):
         card = None
     try:
-        tasks = wf.list_tasks(session, user=user, now=now, kind=kind, card=card or None)
+        tasks = _review.list_tasks(session, user=user, now=now, kind=kind, card=card or None)
     except ServiceError as exc:
         return _error_page(request, exc)
     department = user.department if user.role == "approver" else None
-    counts = wf.queue_counts(session, department=department, now=now)
+    counts = _review.queue_counts(session, department=department, now=now)
     rows = []
     names: dict[str, str] = {}
     for t in tasks:
@@ -455,7 +459,7 @@ def _queue(
             rs = _ruleset_of(services, session, case.item, now)
             names[case.item] = rs.item.name if rs else case.item
         applicant = case.payload.get("applicant", {}) if isinstance(case.payload, dict) else {}
-        view = wf.task_view(t, now=now)
+        view = _review.task_view(t, now=now).model_dump()
         rows.append(
             {
                 **view,
@@ -469,7 +473,7 @@ def _queue(
             }
         )
     totals = {k: counts.get(k, {"red": 0, "yellow": 0, "green": 0}) for k in ("review", "post_check")}
-    stats = wf.stats(session, now=now)
+    stats = _stats.stats(session, now=now)
     return _render(
         request,
         "queue.html",
@@ -621,7 +625,7 @@ def _flagged_boxes(conditions: list[dict[str, Any]]) -> set[tuple[str, int, tupl
     return out
 
 
-def _options(services: wf.Services) -> ExtractOptions:
+def _options(services: container.Services) -> ExtractOptions:
     return services.settings.extract_options()
 
 
@@ -670,7 +674,7 @@ def _page_count(path: str, media_type: str, options: ExtractOptions) -> int:
 
 
 def _documents_view(
-    services: wf.Services,
+    services: container.Services,
     session: Session,
     *,
     row: CaseRow,
@@ -804,7 +808,7 @@ def _records_view(facts: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _case_page(
     request: Request,
-    services: wf.Services,
+    services: container.Services,
     session: Session,
     *,
     user: User,
@@ -816,10 +820,10 @@ def _case_page(
 ) -> HTMLResponse:
     now = _now()
     try:
-        row = wf.get_case(session, user=user, case_id=case_id)
+        row = _cases.get_case(session, user=user, case_id=case_id)
     except ServiceError as exc:
         return _error_page(request, exc)
-    view = wf.case_view(session, row=row, now=now)
+    view = _cases.case_view(session, row=row, now=now).model_dump()
     rec = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
     facts = rec.facts if rec is not None else {}
     decision = view["decision"] or {}
@@ -860,7 +864,7 @@ def _case_page(
         outputs.append((out.title if out else name, _output_text(out.labels if out else None, value)))
     tasks = []
     for t in session.scalars(select(TaskRow).where(TaskRow.case_id == row.id).order_by(TaskRow.id)):
-        tv = wf.task_view(t, now=now)
+        tv = _review.task_view(t, now=now).model_dump()
         tv["due"] = t.due_at
         tv["days_left"] = _days_left(t.due_at, now) if t.status != "done" else None
         tv["mine"] = t.status == "claimed" and t.claimed_by == user.id
@@ -918,7 +922,7 @@ def document_page(
     client's file name never reaches the file system)."""
     user, _ws = _staff(request, session)
     try:
-        row = wf.get_case(session, user=user, case_id=case_id)
+        row = _cases.get_case(session, user=user, case_id=case_id)
         doc = session.get(CaseDocument, doc_id)
         if doc is None or doc.case_id != row.id:
             raise NotFound("没有该材料")
@@ -940,7 +944,7 @@ def document_page(
 # -- task actions -------------------------------------------------------------------------------------------
 def _task_action(
     request: Request,
-    services: wf.Services,
+    services: container.Services,
     session: Session,
     *,
     task_id: int,
@@ -987,7 +991,7 @@ def claim(
         session,
         task_id=task_id,
         csrf=csrf,
-        act=lambda user: wf.claim_task(services, user=user, task_id=task_id, now=_now()),
+        act=lambda user: _review.claim_task(services, user=user, task_id=task_id, now=_now()),
         done="claimed",
     )
 
@@ -1006,7 +1010,7 @@ def release(
         session,
         task_id=task_id,
         csrf=csrf,
-        act=lambda user: wf.release_task(services, user=user, task_id=task_id, now=_now()),
+        act=lambda user: _review.release_task(services, user=user, task_id=task_id, now=_now()),
         done="released",
     )
 
@@ -1044,7 +1048,7 @@ def decide(
         session,
         task_id=task_id,
         csrf=csrf,
-        act=lambda user: wf.decide_task(
+        act=lambda user: _review.decide_task(
             services, user=user, task_id=task_id, outcome=outcome, comment=comment, now=_now()
         ),
         done="decided",
@@ -1057,7 +1061,7 @@ def decide(
 def result_pdf(code: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
     user, _ws = _staff(request, session)
     try:
-        row, pdf = wf.result_pdf(services, session, user=user, code=code)
+        row, pdf = _results.result_pdf(services, session, user=user, code=code)
     except ServiceError as exc:
         return _error_page(request, exc)
     return Response(
@@ -1084,7 +1088,7 @@ def verify_form(request: Request, session: SessionDep, code: str | None = None) 
 def verify(code: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
     web_session(request, session)
     try:
-        result = wf.verify_result(session, code=code)
+        result = _results.verify_result(session, code=code)
     except ServiceError as exc:
         return _render(
             request,

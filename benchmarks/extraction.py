@@ -35,7 +35,7 @@ from extractors.fields import extract_fields  # noqa: E402
 from extractors.ocr.base import get_backend  # noqa: E402
 from extractors.options import ExtractOptions  # noqa: E402
 from extractors.reader import read_document  # noqa: E402
-from miaopi.rulesets import RulesetRepository  # noqa: E402
+from service.rulesets import RulesetCatalogue  # noqa: E402
 
 KEY_FIELDS = {
     "purchase_contract": ("buyer_names", "buyer_id_numbers", "area_m2", "price_yuan", "signed_on"),
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     backends = args.backend or ["rapidocr"]
     backend_options = dict(parse_option(o) for o in args.option)
 
-    repo = RulesetRepository(ROOT / "rulesets")
+    repo = RulesetCatalogue(ROOT / "rulesets")
     specs: dict[str, tuple[Any, Any]] = {}
     threshold = 1.0
     for item in repo.items():

@@ -39,7 +39,7 @@ from engine.decision import Decision, Reason
 from engine.errors import ApprovalError
 from engine.model import Output, Ruleset
 from extractors.parsers import amount_to_capitals
-from miaopi.masking import mask_text
+from service.masking import mask_text
 
 ResultKind = Literal["approval", "correction_notice", "refusal_notice"]
 
