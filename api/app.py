@@ -12,18 +12,16 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import func, select, text
 
-from api import problems, web
+from api import pages, problems
 from api.deps import ServicesDep
 from api.metrics import LatencyMiddleware, Metrics
 from api.routes import router
 from api.schemas import Health
-from service import container, rulesets, transactions
+from service import container, rulesets, stats, transactions
 from service.engine_pool import EnginePool
 from service.errors import ServiceError
 from service.settings import Settings, get_settings
-from store.records import RulesetVersion
 
 
 class NotReady(ServiceError):
@@ -76,8 +74,7 @@ def create_app(
     def health(services: ServicesDep) -> Health:
         try:
             with services.sessions() as session:
-                session.execute(text("select 1"))
-                n = session.scalar(select(func.count()).select_from(RulesetVersion)) or 0
+                n = stats.published_versions(session)
         except Exception as exc:
             raise NotReady(f"数据库不可用：{type(exc).__name__}") from exc
         workers = len(supervisor.pids) if supervisor is not None else 0
@@ -87,5 +84,5 @@ def create_app(
     def prometheus() -> Any:
         return metrics.render()
 
-    web.install(app)
+    pages.install(app)
     return app

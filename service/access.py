@@ -8,7 +8,7 @@ task the user may not see is reported as not found (its existence is not leaked)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from service.errors import Forbidden, NotFound
 from store.records import CaseRow, TaskRow, User
@@ -116,7 +116,14 @@ def may_decide(user: User) -> bool:
     return user.role in DECIDERS
 
 
-def may_claim(user: User, task: TaskRow) -> bool:
+class _Claimable(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def claimed_by(self) -> str | None: ...
+
+
+def may_claim(user: User, task: _Claimable) -> bool:
     """Open, or claimed by another (taken over when idle: AB岗)."""
     return may_decide(user) and (
         task.status == "open" or (task.status == "claimed" and task.claimed_by != user.id)

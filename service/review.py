@@ -4,6 +4,7 @@ approver's decision, which is kept beside the engine's."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -110,6 +111,48 @@ def task_summary(session: Session, task: TaskRow, *, now: datetime) -> TaskSumma
     row = session.get(CaseRow, task.case_id)
     applicant = mask_name(str(row.payload.get("applicant", {}).get("name", ""))) if row else None
     return TaskSummary(**dict(task_view(task, now=now)), applicant=applicant, item=row.item if row else None)
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A line of the review or post-check queue."""
+
+    task: TaskView
+    item_name: str
+    applicant: str
+    """Masked."""
+    received_at: datetime
+
+
+def queue(
+    services: Services, session: Session, *, user: User, now: datetime, kind: str, card: str | None
+) -> list[QueueEntry]:
+    """The user's queue of `kind` (as `list_tasks`), each task with its case's item and applicant."""
+    entries = []
+    names: dict[str, str] = {}
+    for t in list_tasks(session, user=user, now=now, kind=kind, card=card):
+        case = session.get(CaseRow, t.case_id)
+        if case is None:
+            continue
+        if case.item not in names:
+            rs = services.rulesets.in_force(session, item=case.item, at=now)
+            names[case.item] = rs.item.name if rs else case.item
+        applicant = case.payload.get("applicant", {}) if isinstance(case.payload, dict) else {}
+        entries.append(
+            QueueEntry(
+                task=task_view(t, now=now),
+                item_name=names[case.item],
+                applicant=mask_name(str(applicant.get("name", ""))),
+                received_at=case.received_at,
+            )
+        )
+    return entries
+
+
+def visible_task_case(session: Session, *, user: User, task_id: int) -> str | None:
+    """The case of a task the user may see, or None."""
+    task = session.get(TaskRow, task_id)
+    return task.case_id if task is not None and access.can_see_task(user, task) else None
 
 
 def case_tasks(session: Session, *, case_id: str) -> list[TaskRow]:

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from service_kit import SAMPLES, Env, auth, sample
 from sqlalchemy import update
 
-from api import routes
 from api.app import create_app
+from api.routes import cases as routes
 from engine.evaluate import DurableEvaluator
 from service.cases import dry_run
 from store.records import User
