@@ -44,7 +44,7 @@ demo: $(STAMP)
 	$(BIN)/python -m miaopi.demo --db sqlite:///$(DEMO_DB)
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine store miaopi api extractors tests benchmarks samples
+	$(BIN)/ruff check engine store service miaopi api extractors tests benchmarks samples
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

@@ -12,18 +12,16 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import func, select, text
 
-from api import problems, web
+from api import pages, problems
 from api.deps import ServicesDep
 from api.metrics import LatencyMiddleware, Metrics
 from api.routes import router
 from api.schemas import Health
-from miaopi import workflow as wf
-from miaopi.engine_pool import EnginePool
-from miaopi.errors import ServiceError
-from miaopi.settings import Settings, get_settings
-from store.workflow import RulesetVersion
+from service import container, rulesets, stats, transactions
+from service.engine_pool import EnginePool
+from service.errors import ServiceError
+from service.settings import Settings, get_settings
 
 
 class NotReady(ServiceError):
@@ -33,12 +31,12 @@ class NotReady(ServiceError):
 
 
 def create_app(
-    settings: Settings | None = None, *, services: wf.Services | None = None, supervisor: Any = None
+    settings: Settings | None = None, *, services: container.Services | None = None, supervisor: Any = None
 ) -> FastAPI:
     settings = settings or get_settings()
     own = services is None
-    services = services or wf.create_services(settings)
-    wf.seed_rulesets(services, now=wf.utcnow())
+    services = services or container.create_services(settings)
+    rulesets.seed_rulesets(services, now=transactions.utcnow())
 
     engine_pool = EnginePool(settings, processes=settings.engine_processes)
 
@@ -76,8 +74,7 @@ def create_app(
     def health(services: ServicesDep) -> Health:
         try:
             with services.sessions() as session:
-                session.execute(text("select 1"))
-                n = session.scalar(select(func.count()).select_from(RulesetVersion)) or 0
+                n = stats.published_versions(session)
         except Exception as exc:
             raise NotReady(f"数据库不可用：{type(exc).__name__}") from exc
         workers = len(supervisor.pids) if supervisor is not None else 0
@@ -87,5 +84,5 @@ def create_app(
     def prometheus() -> Any:
         return metrics.render()
 
-    web.install(app)
+    pages.install(app)
     return app

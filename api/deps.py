@@ -1,7 +1,7 @@
 """Typed dependencies: the wired services, a database session per request, the signed-in user.
 
 Two ways to sign in: an API token (`Authorization: Bearer …`, for programs) or the approvers' signed
-session cookie set by the sign-in page (api/web.py). The cookie holds the user id, its expiry, a
+session cookie set by the sign-in page (api/pages/login.py). The cookie holds the user id, its expiry, a
 per-session CSRF token and a fingerprint of the password hash, signed with HMAC-SHA256 under
 `settings.web_secret` (a random key per process when unset, so a restart signs everyone out). A
 request authenticated by the cookie that changes state through the JSON API must also carry the
@@ -25,9 +25,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from miaopi.errors import Forbidden, Unauthenticated
-from miaopi.workflow import Services, hash_token, user_by_token
-from store.workflow import User
+from service.container import Services
+from service.errors import Forbidden, Unauthenticated
+from service.users import User, hash_token, user_by_id, user_by_token
 
 SESSION_COOKIE = "miaopi_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -137,7 +137,7 @@ def web_session(request: Request, session: Session) -> tuple[User, WebSession] |
     ws = read_session(session_key(request), request.cookies.get(SESSION_COOKIE))
     result: tuple[User, WebSession] | None = None
     if ws is not None:
-        user = session.get(User, ws.user_id)
+        user = user_by_id(session, ws.user_id)
         if user is not None and hmac.compare_digest(password_fingerprint(user), ws.password):
             result = (user, ws)
     request.state.web_session = result

@@ -9,33 +9,26 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import select
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from miaopi import workflow as wf
-from miaopi.engine_pool import EnginePool
-from store.workflow import CaseRow, DecisionRow
+from service import container, review, stats, transactions
+from service.engine_pool import EnginePool
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DECISION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class _DatabaseCollector:
-    def __init__(self, services: wf.Services) -> None:
+    def __init__(self, services: container.Services) -> None:
         self.services = services
 
     def collect(self) -> Iterator[Any]:
-        now = wf.utcnow()
+        now = transactions.utcnow()
         with self.services.sessions() as session:
-            figures = wf.stats(session, now=now)
-            queues = wf.queue_counts(session, department=None, now=now)
-            recent = session.execute(
-                select(CaseRow.received_at, CaseRow.decided_at, DecisionRow.elapsed_ms)
-                .join(DecisionRow, DecisionRow.case_id == CaseRow.id)
-                .order_by(DecisionRow.id.desc())
-                .limit(10_000)
-            ).all()
+            figures = stats.stats(session, now=now)
+            queues = review.queue_counts(session, department=None, now=now)
+            recent = stats.recent_decisions(session, limit=10_000)
         by_outcome = GaugeMetricFamily(
             "miaopi_cases_decided", "Cases decided by the engine, by outcome", labels=["outcome"]
         )
@@ -85,7 +78,7 @@ def _histogram(name: str, doc: str, values: list[float]) -> HistogramMetricFamil
 
 
 class _EngineCollector:
-    """The pre-check's engine pool (miaopi/engine_pool.py), read at scrape time."""
+    """The pre-check's engine pool (service/engine_pool.py), read at scrape time."""
 
     def __init__(self, pool: EnginePool) -> None:
         self.pool = pool
@@ -113,7 +106,7 @@ class _EngineCollector:
 
 
 class Metrics:
-    def __init__(self, services: wf.Services) -> None:
+    def __init__(self, services: container.Services) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "miaopi_http_request_seconds",

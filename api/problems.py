@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import ApprovalError, CaseError, EngineFault, RulesetError, UnknownItemError
-from miaopi.errors import ServiceError
+from service.errors import ServiceError
 
 log = logging.getLogger("miaopi.api")
 MEDIA = "application/problem+json"

@@ -28,8 +28,8 @@ from engine.evaluate import DurableEvaluator, Evaluator, ReferenceEvaluator
 from engine.facts import gather_facts
 from engine.ports import InMemoryRegistry, Row
 from engine.program import Program
-from miaopi.rulesets import load_program
-from miaopi.service import read_case_file
+from service.cases import read_case_file
+from service.rulesets import load_program
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 22, tzinfo=UTC)

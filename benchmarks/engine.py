@@ -33,8 +33,8 @@ from engine.evaluate import DurableEvaluator, Evaluator, ReferenceEvaluator, che
 from engine.facts import gather_facts  # noqa: E402
 from engine.ports import InMemoryRegistry  # noqa: E402
 from engine.registries import REGISTRIES  # noqa: E402
-from miaopi.rulesets import load_program  # noqa: E402
-from miaopi.service import read_case_file  # noqa: E402
+from service.cases import read_case_file  # noqa: E402
+from service.rulesets import load_program  # noqa: E402
 from store.loader import read_registry_file, registry_files  # noqa: E402
 
 

@@ -306,9 +306,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from extractors.ocr.base import get_backend
     from extractors.options import ExtractOptions
     from extractors.reader import read_document
-    from miaopi.rulesets import RulesetRepository
+    from service.rulesets import RulesetCatalogue
 
-    repo = RulesetRepository(ROOT / "rulesets")
+    repo = RulesetCatalogue(ROOT / "rulesets")
     specs: dict[str, tuple[Any, Any]] = {}
     threshold = 1.0
     for item in repo.items():

@@ -89,8 +89,10 @@ def _database(backend: str, tmp: Path) -> tuple[str, Callable[[], None]]:
 @contextlib.contextmanager
 def running_service(*, backend: str, workers: int, engine_processes: int = 1) -> Iterator[Server]:
     """`miaopi serve` on a fresh database with the sample shared data and a benchmark user."""
-    from miaopi.settings import Settings
-    from miaopi.workflow import add_user, create_services, utcnow
+    from service.container import create_services
+    from service.settings import Settings
+    from service.transactions import utcnow
+    from service.users import add_user
     from store.loader import load_directory
 
     with tempfile.TemporaryDirectory(prefix="miaopi-bench-") as tmp_name:

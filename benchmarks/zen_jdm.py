@@ -598,12 +598,12 @@ def graph_text(program: Program) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from miaopi.rulesets import RulesetRepository
+    from service.rulesets import RulesetCatalogue
 
     parser = argparse.ArgumentParser(description="ruleset → JDM decision graph for zen-engine")
     parser.add_argument("--write", action="store_true", help="write benchmarks/zen/<item>.json")
     args = parser.parse_args(argv)
-    repo = RulesetRepository(ROOT / "rulesets")
+    repo = RulesetCatalogue(ROOT / "rulesets")
     for item in repo.items():
         text = graph_text(repo.get(item))
         path = graph_path(item)

@@ -1,5 +1,5 @@
 """Limits and choices for reading documents. Built from the application settings by the caller
-(the one place for settings is miaopi.settings); the defaults suit a 2-core machine."""
+(the one place for settings is service.settings); the defaults suit a 2-core machine."""
 
 from __future__ import annotations
 

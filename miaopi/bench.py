@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,9 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _runner() -> Any:
-    """benchmarks/ is a folder of the repository, not an installed package: import it from there."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
+    """Imported on use: the runner brings the benchmarks' own dependencies (matplotlib, zen-engine)."""
     return importlib.import_module("benchmarks.runner")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.errors import ApprovalError, CaseError, EngineFault, RulesetError
-from miaopi.settings import get_settings
+from service.settings import get_settings
 
 app = typer.Typer(help="秒批 miaopi: instant approval of government service items", no_args_is_help=True)
 
@@ -166,12 +165,12 @@ def decide(
     db: DbOption = None,
 ) -> None:
     """Decide one case; the decision JSON goes to stdout (exit 0 whatever the outcome)."""
-    from miaopi.rulesets import RulesetRepository
-    from miaopi.service import decide_case, read_case_file, resolve_documents
+    from service.cases import decide_case, read_case_file, resolve_documents
+    from service.rulesets import RulesetCatalogue
     from store.registry import SqlRegistry
 
     try:
-        repository = RulesetRepository(get_settings().rulesets_dir)
+        repository = RulesetCatalogue(get_settings().rulesets_dir)
         case, _ = read_case_file(case_file, repository=repository)
         documents = resolve_documents(case, case_file.parent, program=repository.get(case.item))
     except ApprovalError as exc:
@@ -195,11 +194,11 @@ def extract(
     from extractors.errors import DocumentError
     from extractors.extract import classify, read_with_notes
     from extractors.fields import extract_fields
-    from miaopi.documents import DocumentReader
-    from miaopi.rulesets import RulesetRepository
+    from service.documents import DocumentReader
+    from service.rulesets import RulesetCatalogue
 
     settings = get_settings()
-    repository = RulesetRepository(settings.rulesets_dir)
+    repository = RulesetCatalogue(settings.rulesets_dir)
     kinds: dict[str, Any] = {}
     for item in repository.items():
         for m in repository.get(item).ruleset.materials:
@@ -242,7 +241,7 @@ def extract(
 @app.command()
 def lint(ruleset_dir: Annotated[Path, typer.Argument(help="ruleset folder or rulesets root")]) -> None:
     """Validate rulesets without evaluating them."""
-    from miaopi.rulesets import RULESET_FILE, load_program
+    from service.rulesets import RULESET_FILE, load_program
 
     # a ruleset folder or file as given, or every ruleset folder of a rulesets root
     folders = [ruleset_dir]
@@ -269,10 +268,10 @@ def lint(ruleset_dir: Annotated[Path, typer.Argument(help="ruleset folder or rul
 def guide(item: Annotated[str, typer.Argument(help="item id, e.g. deed-tax")]) -> None:
     """Print the 办事指南 / 一次告知单 of an item in Markdown."""
     from engine.guide import render_guide
-    from miaopi.rulesets import RulesetRepository
+    from service.rulesets import RulesetCatalogue
 
     try:
-        program = RulesetRepository(get_settings().rulesets_dir).get(item)
+        program = RulesetCatalogue(get_settings().rulesets_dir).get(item)
     except ApprovalError as exc:
         raise exit_for(exc) from exc
     sys.stdout.write(render_guide(program) + "\n")
@@ -290,11 +289,8 @@ def test_rulesets(
     ] = False,
 ) -> None:
     """Run a ruleset's golden cases; print pass/fail per case and per-condition coverage."""
-    from miaopi.golden import run_golden
-    from miaopi.rulesets import load_program
-    from store.db import create_engine_for, create_schema
-    from store.loader import load_directory
-    from store.registry import SqlRegistry
+    from service.golden import SharedDataError, run_golden_on_own_data
+    from service.rulesets import load_program
 
     try:
         program = load_program(ruleset_dir)
@@ -305,16 +301,10 @@ def test_rulesets(
     shared = shared or samples.parent / "shared-data"
     if not (samples / "expected.json").is_file():
         raise fail(EXIT_BAD_INPUT, f"{samples} 中没有 expected.json")
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = create_engine_for(f"sqlite:///{tmp}/golden.db")
-        create_schema(engine)
-        if shared.is_dir():
-            try:
-                load_directory(engine, shared)
-            except Exception as exc:
-                raise exit_for(exc) from exc
-        report = run_golden(program, samples, registry=SqlRegistry(engine))
-        engine.dispose()
+    try:
+        report = run_golden_on_own_data(program, samples, shared=shared)
+    except SharedDataError as exc:
+        raise exit_for(exc.original) from exc.original
     table = Table(title=f"{program.item} {program.ruleset.version}: 黄金案例")
     for col in ("case", "result", "outcome", "detail"):
         table.add_column(col)
@@ -361,7 +351,7 @@ def _service_settings(db: str | None) -> Any:
 def _services(db: str | None) -> Any:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from miaopi.workflow import create_services
+    from service.container import create_services
 
     try:
         return create_services(_service_settings(db))
@@ -388,8 +378,9 @@ def user_add(
     db: DbOption = None,
 ) -> None:
     """Create a user and print their API token (shown once)."""
-    from miaopi.errors import ServiceError
-    from miaopi.workflow import add_user, utcnow
+    from service.errors import ServiceError
+    from service.transactions import utcnow
+    from service.users import add_user
 
     services = _services(db)
     try:
@@ -440,9 +431,9 @@ def worker(db: DbOption = None) -> None:
 def replay(case_id: Annotated[str, typer.Argument(help="case id")], db: DbOption = None) -> None:
     """Decide a case again from its recorded facts: exit 0 when the recorded decision is reproduced
     exactly; the output also says whether the version in force today would decide differently."""
-    from miaopi.errors import ServiceError
-    from miaopi.workflow import replay as replay_case
-    from miaopi.workflow import utcnow
+    from service.errors import ServiceError
+    from service.replay import replay as replay_case
+    from service.transactions import utcnow
 
     services = _services(db)
     try:

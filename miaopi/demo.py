@@ -21,8 +21,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from miaopi.masking import mask_name, mask_text
-from miaopi.settings import Settings, get_settings
+from service.masking import mask_name, mask_text
+from service.settings import Settings, get_settings
 
 OUTCOME_LABEL = {
     "approved": "[green]秒批通过[/]",
@@ -51,8 +51,9 @@ def ensure_demo_users(services: Any) -> dict[str, str]:
     """Create the demo users when missing; returns their API tokens (derived, so reruns agree)."""
     import hashlib
 
-    from miaopi.workflow import add_user, utcnow
-    from store.workflow import User
+    from service.transactions import utcnow
+    from service.users import add_user
+    from store.records import User
 
     tokens = {}
     for uid, name, role, dept in DEMO_USERS:
@@ -109,7 +110,7 @@ def submit_all(base: str, token: str, settings: Settings, console: Console) -> l
 def wait_decided(services: Any, ids: list[str], console: Console, timeout: float = 900) -> None:
     from sqlalchemy import func, select
 
-    from store.workflow import CaseRow
+    from store.records import CaseRow
 
     deadline = time.monotonic() + timeout
     last = -1
@@ -135,7 +136,7 @@ def wait_decided(services: Any, ids: list[str], console: Console, timeout: float
 def print_report(services: Any, ids: list[str], console: Console) -> Counter[str]:
     from sqlalchemy import select
 
-    from store.workflow import CaseRow, DecisionRow
+    from store.records import CaseRow, DecisionRow
 
     totals: Counter[str] = Counter()
     with services.sessions() as session:
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from api.app import create_app
     from miaopi.worker import WorkerSupervisor
-    from miaopi.workflow import create_services
+    from service.container import create_services
 
     port = _free_port(args.host, args.port)
     base = f"http://{args.host}:{port}"

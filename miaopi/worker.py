@@ -1,6 +1,6 @@
 """The worker: takes leased cases from the database and decides them, one at a time, in its own process.
 
-durable_rules can crash the process (DESIGN.md §2), so the evaluation never runs inside the API: the
+durable_rules can crash the process, so the evaluation never runs inside the API: the
 API only records cases. A dead worker loses nothing: its lease expires and the case is taken again;
 `WorkerSupervisor` restarts it. The database stays the record of work; the wake-up event only saves
 the poll interval.
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from miaopi.settings import Settings
+from service.settings import Settings
 
 log = logging.getLogger("miaopi.worker")
 
@@ -41,8 +41,10 @@ def run_worker(
     """Decide cases until `stop()` says so (or `max_cases` are done, or, with idle_exit, nothing is
     left). Returns the number of cases this worker decided."""
     from engine.evaluate import DurableEvaluator
-    from miaopi.documents import DocumentReader
-    from miaopi.workflow import create_services, lease_next, process_case, utcnow
+    from service.container import create_services
+    from service.documents import DocumentReader
+    from service.pipeline import lease_next, process_case
+    from service.transactions import utcnow
 
     owner = owner or f"{socket.gethostname()}:{os.getpid()}"
     services = create_services(settings, migrate=False)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from store.workflow import AuditEvent, AuditHead
+from store.records import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 

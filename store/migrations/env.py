@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import store.workflow  # noqa: F401  (registers the service tables on the metadata)
+import store.records  # noqa: F401  (registers the service tables on the metadata)
 from store.tables import Base
 
 connection = context.config.attributes.get("connection")

@@ -21,7 +21,7 @@ from extractors.extract import extract_file
 from extractors.model import Extraction
 from extractors.ocr import OcrBackend, get_backend
 from extractors.options import ExtractOptions
-from miaopi.rulesets import RulesetRepository
+from service.rulesets import RulesetCatalogue as RulesetRepository
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "documents"

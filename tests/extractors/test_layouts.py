@@ -24,7 +24,7 @@ from extractors.model import Extraction, Line, Page, ReadDocument
 from extractors.options import ExtractOptions
 from extractors.parsers import amount_to_capitals
 from extractors.reader import read_document
-from miaopi.rulesets import RulesetRepository
+from service.rulesets import RulesetCatalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYOUTS = ROOT / "samples" / "documents" / "layouts"
@@ -34,7 +34,7 @@ CH = 28.0  # character width (px)
 
 @cache
 def specs() -> dict[str, tuple[dict[str, DocField], list[str]]]:
-    repo = RulesetRepository(ROOT / "rulesets")
+    repo = RulesetCatalogue(ROOT / "rulesets")
     out: dict[str, tuple[dict[str, DocField], list[str]]] = {}
     for item in repo.items():
         for m in repo.get(item).ruleset.materials:

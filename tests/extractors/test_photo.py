@@ -25,7 +25,7 @@ from extractors.images import ImageFile
 from extractors.ocr import OcrBackend, get_backend
 from extractors.options import ExtractOptions
 from extractors.sniff import sniff
-from miaopi.rulesets import RulesetRepository
+from service.rulesets import RulesetCatalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "documents"
@@ -184,7 +184,7 @@ def test_turned_photo_is_read_upright(rapid: OcrBackend) -> None:
 
 @cache
 def specs() -> tuple[dict[str, tuple[dict[str, DocField], list[str]]], float]:
-    repo = RulesetRepository(ROOT / "rulesets")
+    repo = RulesetCatalogue(ROOT / "rulesets")
     kinds: dict[str, tuple[dict[str, DocField], list[str]]] = {}
     threshold = 1.0
     for item in repo.items():

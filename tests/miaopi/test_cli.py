@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from miaopi.cli import app
-from miaopi.settings import PROJECT_ROOT
+from service.settings import PROJECT_ROOT
 
 SAMPLES = PROJECT_ROOT / "samples"
 CONFORMANCE = PROJECT_ROOT.parent / "shared" / "conformance" / "deed-tax"

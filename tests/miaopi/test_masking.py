@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from engine.registries import REGISTRIES
-from miaopi.masking import mask_id, mask_name, mask_text
-from miaopi.rulesets import RulesetRepository
-from miaopi.service import decide_case, read_case_file
-from miaopi.settings import PROJECT_ROOT
+from service.cases import decide_case, read_case_file
+from service.masking import mask_id, mask_name, mask_text
+from service.rulesets import RulesetCatalogue as RulesetRepository
+from service.settings import PROJECT_ROOT
 from store.loader import read_registry_file, registry_files
 
 

@@ -18,9 +18,10 @@ from engine.case import CHINA_TZ
 from engine.decision import Decision, decide
 from engine.evaluate import DurableEvaluator
 from engine.program import Program, build_program
-from miaopi.documents import DocumentReader
-from miaopi.masking import mask_text
-from miaopi.results import (
+from service.cases import read_case_file, resolve_documents
+from service.documents import DocumentReader
+from service.masking import mask_text
+from service.result_pdf import (
     CODE_ALPHABET,
     RenderedResult,
     ResultError,
@@ -30,9 +31,8 @@ from miaopi.results import (
     render_result,
     result_kind,
 )
-from miaopi.rulesets import RulesetRepository
-from miaopi.service import read_case_file, resolve_documents
-from miaopi.settings import get_settings
+from service.rulesets import RulesetCatalogue as RulesetRepository
+from service.settings import get_settings
 from store.db import create_engine_for, create_schema
 from store.loader import load_directory
 from store.registry import SqlRegistry

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.case import CHINA_TZ
-from miaopi import sla
-from miaopi.sla import card, compute_due, due_at, is_official_year, working_days_left
+from service import sla
+from service.sla import card, compute_due, due_at, is_official_year, working_days_left
 
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:

@@ -13,7 +13,7 @@ from service_kit import Env, make_env, open_env
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from miaopi.settings import Settings
+from service.settings import Settings
 
 
 @pytest.fixture

@@ -11,9 +11,12 @@ from typing import Any
 import yaml
 from fastapi.testclient import TestClient
 
-from miaopi import workflow as wf
-from miaopi.settings import Settings
-from store.workflow import User
+from service.cases import Upload, submit_case
+from service.container import Services, create_services
+from service.rulesets import seed_rulesets
+from service.settings import Settings
+from service.users import add_user
+from store.records import User
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -52,19 +55,19 @@ def auth(user_id: str) -> dict[str, str]:
 @dataclass
 class Env:
     settings: Settings
-    services: wf.Services
+    services: Services
     users: dict[str, User] = field(default_factory=dict)
 
 
 def make_env(settings: Settings) -> Env:
     from store.loader import load_directory
 
-    services = wf.create_services(settings)
+    services = create_services(settings)
     load_directory(services.engine, SAMPLES / "shared-data")
-    wf.seed_rulesets(services, now=SEEDED_AT)
+    seed_rulesets(services, now=SEEDED_AT)
     env = Env(settings=settings, services=services)
     for user_id, (role, dept) in USERS.items():
-        user, _ = wf.add_user(
+        user, _ = add_user(
             services,
             user_id=user_id,
             display_name=user_id,
@@ -80,7 +83,7 @@ def make_env(settings: Settings) -> Env:
 
 def open_env(settings: Settings) -> Env:
     """Services on a database made by make_env (a copy of it), with its users."""
-    services = wf.create_services(settings)
+    services = create_services(settings)
     env = Env(settings=settings, services=services)
     with services.sessions() as session:
         for user_id in USERS:
@@ -112,9 +115,9 @@ def submitted_at(data: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(data["submitted_at"])
 
 
-def uploads_for(case_name: str, data: dict[str, Any]) -> list[wf.Upload]:
+def uploads_for(case_name: str, data: dict[str, Any]) -> list[Upload]:
     folder = case_file(case_name).parent
-    return [wf.Upload(name=d["path"], data=(folder / d["path"]).read_bytes()) for d in data["documents"]]
+    return [Upload(name=d["path"], data=(folder / d["path"]).read_bytes()) for d in data["documents"]]
 
 
 def submit(
@@ -130,7 +133,7 @@ def submit(
     data = sample(case_name)
     if case_id is not None:
         data["case_id"] = case_id
-    row, created = wf.submit_case(
+    row, created = submit_case(
         env.services,
         user=env.users[user],
         data=data,

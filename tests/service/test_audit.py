@@ -13,9 +13,9 @@ from datetime import timedelta
 from service_kit import ROOT, Env, decide_all, submit
 from sqlalchemy import Connection, delete, func, select, text, update
 
-from miaopi import workflow as wf
+from service.transactions import utcnow
 from store import audit
-from store.workflow import AuditEvent, AuditHead
+from store.records import AuditEvent, AuditHead
 
 Tamper = Callable[[Connection, int], None]
 
@@ -165,7 +165,7 @@ def test_concurrent_appends_keep_the_chain(env: Env) -> None:
             for j in range(per_thread):
                 with env.services.sessions.begin() as session:
                     audit.append(
-                        session, actor=f"t{i}", action="test.appended", subject=f"{i}-{j}", at=wf.utcnow()
+                        session, actor=f"t{i}", action="test.appended", subject=f"{i}-{j}", at=utcnow()
                     )
         except BaseException as exc:  # reported below
             errors.append(exc)

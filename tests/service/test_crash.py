@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from miaopi.worker import WorkerSupervisor
 from store import audit
-from store.workflow import AuditEvent, CaseRow, DecisionRow, TaskRow
+from store.records import AuditEvent, CaseRow, DecisionRow, TaskRow
 
 
 def _document_free_cases(n: int) -> list[str]:

@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from service_kit import SAMPLES, Env, auth, sample
 from sqlalchemy import update
 
-from api import routes
 from api.app import create_app
+from api.routes import cases as routes
 from engine.evaluate import DurableEvaluator
-from miaopi import workflow as wf
-from store.workflow import User
+from service.cases import dry_run
+from store.records import User
 
 NOW = datetime(2026, 3, 2, 2, 30, tzinfo=UTC)
 
@@ -60,7 +60,7 @@ def test_the_answer_is_the_dry_run_decision(
         assert r.status_code == 200, (name, r.text[:500])
         assert r.headers["content-type"] == "application/json"
         got = r.json()
-        want = wf.dry_run(env.services, data=sample(name), evaluator=evaluator, now=NOW)
+        want = dry_run(env.services, data=sample(name), evaluator=evaluator, now=NOW)
         assert got.pop("elapsed_ms") >= 0
         want.pop("elapsed_ms")
         assert got == want, name

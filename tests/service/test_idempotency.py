@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from service_kit import Env, auth, sample
 from sqlalchemy import func, select
 
-from store.workflow import AuditEvent, CaseRow
+from store.records import AuditEvent, CaseRow
 
 
 def _count_cases(env: Env) -> int:

@@ -10,10 +10,12 @@ from fastapi.testclient import TestClient
 from service_kit import DEED_TAX_VERSION, Env, auth, decide_all, expected, post_multipart, sample, submit
 from sqlalchemy import select
 
-from miaopi import workflow as wf
-from miaopi.errors import Conflict
+from service.errors import Conflict
+from service.replay import replay
+from service.rulesets import publish_ruleset
+from service.transactions import utcnow
 from store import audit
-from store.workflow import AuditEvent, CaseRow, DecisionRow, ResultRow, TaskRow
+from store.records import AuditEvent, CaseRow, DecisionRow, ResultRow, RulesetVersion, TaskRow
 
 DEED_TAX = [
     "dt-01-only-home-small",
@@ -63,7 +65,7 @@ def test_sample_cases_are_decided_as_expected_recorded_and_replayed(env: Env) ->
     with env.services.sessions() as session:
         cases = {r.id: r for r in session.scalars(select(CaseRow))}
         decisions = {d.case_id: d for d in session.scalars(select(DecisionRow))}
-        versions = {(v.item, v.version): v.sha256 for v in session.scalars(select(wf.RulesetVersion))}
+        versions = {(v.item, v.version): v.sha256 for v in session.scalars(select(RulesetVersion))}
         tasks = {t.case_id: t for t in session.scalars(select(TaskRow))}
         results = {r.case_id: r for r in session.scalars(select(ResultRow))}
         assert audit.verify(session).ok
@@ -92,7 +94,7 @@ def test_sample_cases_are_decided_as_expected_recorded_and_replayed(env: Env) ->
         else:
             assert name in results and name not in tasks
 
-    replays = {name: wf.replay(env.services, case_id=name, now=wf.utcnow()) for name in names}
+    replays = {name: replay(env.services, case_id=name, now=utcnow()) for name in names}
     for name, report in replays.items():
         assert report["reproduced"] is True, name
         assert report["current"]["comparable"] is True
@@ -101,19 +103,19 @@ def test_sample_cases_are_decided_as_expected_recorded_and_replayed(env: Env) ->
     admin = env.users["admin"]
     with env.services.sessions() as session:
         content = session.scalars(
-            select(wf.RulesetVersion.content).where(wf.RulesetVersion.item == "deed-tax")
+            select(RulesetVersion.content).where(RulesetVersion.item == "deed-tax")
         ).one()
-    published = wf.publish_ruleset(
+    published = publish_ruleset(
         env.services,
         user=admin,
         content=_with_changed_condition(content),
         effective_from=None,
-        now=wf.utcnow(),
+        now=utcnow(),
         golden=lambda program: [],
     )
     assert published.version == "2099.1.0"
     approved = next(n for n in DEED_TAX if expected(n)["outcome"] == "approved")
-    report = wf.replay(env.services, case_id=approved, now=wf.utcnow())
+    report = replay(env.services, case_id=approved, now=utcnow())
     assert report["reproduced"] is True
     assert report["current"]["version"] == "2099.1.0"
     assert report["current"]["differs"] is True
@@ -123,7 +125,7 @@ def test_sample_cases_are_decided_as_expected_recorded_and_replayed(env: Env) ->
     assert report["current"]["outcome"] == "review"
     # a permit case is untouched by the deed-tax version
     assert (
-        wf.replay(env.services, case_id="sp-01-general-grade1-clean", now=wf.utcnow())["current"]["differs"]
+        replay(env.services, case_id="sp-01-general-grade1-clean", now=utcnow())["current"]["differs"]
         is False
     )
     with env.services.sessions() as session:
@@ -133,22 +135,22 @@ def test_sample_cases_are_decided_as_expected_recorded_and_replayed(env: Env) ->
 def test_publish_is_refused_when_golden_cases_fail(env: Env) -> None:
     with env.services.sessions() as session:
         content = session.scalars(
-            select(wf.RulesetVersion.content).where(wf.RulesetVersion.item == "deed-tax")
+            select(RulesetVersion.content).where(RulesetVersion.item == "deed-tax")
         ).one()
     failures = ["dt-01: outcome review, expected approved"]
     with pytest.raises(Conflict) as refused:
-        wf.publish_ruleset(
+        publish_ruleset(
             env.services,
             user=env.users["rule_author"],
             content=_with_changed_condition(content),
             effective_from=None,
-            now=wf.utcnow(),
+            now=utcnow(),
             golden=lambda program: failures,
         )
     assert refused.value.problems == [{"path": "golden", "message": failures[0]}]
     with env.services.sessions() as session:
         versions = session.scalars(
-            select(wf.RulesetVersion.version).where(wf.RulesetVersion.item == "deed-tax")
+            select(RulesetVersion.version).where(RulesetVersion.item == "deed-tax")
         ).all()
     assert versions == [DEED_TAX_VERSION]
 

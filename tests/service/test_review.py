@@ -12,10 +12,12 @@ from fastapi.testclient import TestClient
 from service_kit import DEED_TAX_DEPT, DEED_TAX_VERSION, PERMIT_DEPT, Env, auth, decide_all, submit
 from sqlalchemy import select
 
-from miaopi import workflow as wf
-from miaopi.errors import Conflict
+from service.errors import Conflict, NotFound
+from service.review import claim_task, decide_task, release_task
+from service.rulesets import publish_ruleset
+from service.transactions import utcnow
 from store import audit
-from store.workflow import AuditEvent, TaskRow
+from store.records import AuditEvent, RulesetVersion, TaskRow
 
 REVIEW_DT = "dt-22-name-mismatch"
 REVIEW_SP = "sp-08-enterprise-revoked"
@@ -132,7 +134,7 @@ def _race(env: Env, tid: int) -> tuple[list[str], list[str], list[BaseException]
     def claim(user: Any) -> None:
         barrier.wait()
         try:
-            wf.claim_task(env.services, user=user, task_id=tid, now=wf.utcnow())
+            claim_task(env.services, user=user, task_id=tid, now=utcnow())
             wins.append(user.id)
         except Conflict:
             conflicts.append(user.id)
@@ -176,30 +178,30 @@ def test_two_concurrent_claims_through_the_api(env: Env, client: TestClient) -> 
 def test_an_idle_claim_may_be_taken_over_by_another_approver(env: Env) -> None:
     tid = _review_task(env)
     a, b = env.users["approver"], env.users["approver_b"]
-    t0 = wf.utcnow()
-    wf.claim_task(env.services, user=a, task_id=tid, now=t0)
+    t0 = utcnow()
+    claim_task(env.services, user=a, task_id=tid, now=t0)
     idle = timedelta(minutes=env.settings.claim_idle_minutes)
     with pytest.raises(Conflict):
-        wf.claim_task(env.services, user=b, task_id=tid, now=t0 + idle - timedelta(seconds=5))
-    taken = wf.claim_task(env.services, user=b, task_id=tid, now=t0 + idle + timedelta(seconds=5))
+        claim_task(env.services, user=b, task_id=tid, now=t0 + idle - timedelta(seconds=5))
+    taken = claim_task(env.services, user=b, task_id=tid, now=t0 + idle + timedelta(seconds=5))
     assert taken.claimed_by == "approver_b"
     # the first approver lost the claim: they can neither decide nor release it
     with pytest.raises(Conflict):
-        wf.decide_task(
+        decide_task(
             env.services, user=a, task_id=tid, outcome="approve", comment="同意", now=t0 + idle * 2
         )
     with pytest.raises(Conflict):
-        wf.release_task(env.services, user=a, task_id=tid, now=t0 + idle * 2)
+        release_task(env.services, user=a, task_id=tid, now=t0 + idle * 2)
     # an approver of another department cannot take it over at all
-    with pytest.raises(wf.NotFound):
-        wf.claim_task(env.services, user=env.users["approver_sp"], task_id=tid, now=t0 + idle * 3)
+    with pytest.raises(NotFound):
+        claim_task(env.services, user=env.users["approver_sp"], task_id=tid, now=t0 + idle * 3)
     with env.services.sessions() as session:
         takeover = session.scalars(select(AuditEvent).where(AuditEvent.action == "task.taken_over")).one()
     assert takeover.actor == "approver_b" and takeover.detail["previous"] == "approver"
 
 
 def test_red_cards_first_card_filter_and_departments(env: Env, client: TestClient) -> None:
-    now = wf.utcnow()
+    now = utcnow()
     overdue = _review_task(env, case_id="dt-overdue", now=now - timedelta(days=60))
     older_overdue = _review_task(env, case_id="dt-overdue-older", now=now - timedelta(days=90))
     fresh = _review_task(env, case_id="dt-fresh", now=now)
@@ -257,19 +259,19 @@ def test_a_review_decided_after_a_rollback_renders_under_the_engines_version(
 ) -> None:
     with env.services.sessions() as session:
         content = session.scalars(
-            select(wf.RulesetVersion.content).where(wf.RulesetVersion.item == "deed-tax")
+            select(RulesetVersion.content).where(RulesetVersion.item == "deed-tax")
         ).one()
     newer = content.replace(f'version: "{DEED_TAX_VERSION}"', 'version: "2099.0.1"')
     assert newer != content
-    wf.publish_ruleset(
+    publish_ruleset(
         env.services,
         user=env.users["admin"],
         content=newer,
         effective_from=None,
-        now=wf.utcnow(),
+        now=utcnow(),
         golden=lambda p: [],
     )
-    tid = _review_task(env, now=wf.utcnow())
+    tid = _review_task(env, now=utcnow())
     assert (
         client.post("/api/v1/rulesets/deed-tax/rollback", headers=auth("rule_author")).json()["version"]
         == DEED_TAX_VERSION

@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from service_kit import Env, auth, decide_all, sample, submit
 from sqlalchemy import select
 
-from miaopi import workflow as wf
-from store.workflow import ResultRow, TaskRow
+from service.review import claim_task
+from service.transactions import utcnow
+from store.records import ResultRow, TaskRow
 
 IDENTITIES = ("none", "applicant", "approver", "rule_author", "auditor", "admin")
 PUBLIC = {"GET /health", "GET /metrics", "GET /api/v1/verify/{code}"}
@@ -43,7 +44,7 @@ class World:
                 self.open_tasks = list(session.scalars(select(TaskRow.id).where(TaskRow.case_id.in_(ids))))
         tid = self.open_tasks.pop()
         if claimed_by is not None:
-            wf.claim_task(self.env.services, user=self.env.users[claimed_by], task_id=tid, now=wf.utcnow())
+            claim_task(self.env.services, user=self.env.users[claimed_by], task_id=tid, now=utcnow())
         return tid
 
     def result_code(self) -> str:

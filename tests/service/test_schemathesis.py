@@ -14,7 +14,7 @@ from schemathesis.checks import not_a_server_error
 from service_kit import auth, decide_all, make_env, submit
 
 from api.app import create_app
-from miaopi.settings import Settings
+from service.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-import store.workflow  # noqa: F401  (the service tables on the metadata)
+import store.records  # noqa: F401  (the service tables on the metadata)
 from store import migrate
 from store.tables import TABLES, Base
 

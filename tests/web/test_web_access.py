@@ -15,7 +15,7 @@ from web_kit import APPROVED, OTHER_DEPARTMENT, OVERDUE, PASSWORD, WebEnv, build
 
 from api.app import create_app
 from api.deps import SESSION_COOKIE, WebSession, new_session, read_session, sign_session
-from store.workflow import ResultRow, TaskRow, User
+from store.records import ResultRow, TaskRow, User
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

@@ -13,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from miaopi import workflow as wf
-from miaopi.settings import PROJECT_ROOT, Settings
 from miaopi.worker import run_worker
+from service.cases import Upload, submit_case
+from service.container import Services, create_services
+from service.rulesets import seed_rulesets
+from service.settings import PROJECT_ROOT, Settings
+from service.transactions import utcnow
+from service.users import add_user
 from store.loader import load_directory
-from store.workflow import User
+from store.records import User
 
 CHROMIUM = Path("/usr/bin/chromium")
 TAX = "国家税务总局成都市税务局"
@@ -37,7 +41,7 @@ OTHER_DEPARTMENT = "sp-09-enterprise-name-mismatch"
 @dataclass
 class WebEnv:
     settings: Settings
-    services: wf.Services
+    services: Services
     tokens: dict[str, str]
 
 
@@ -50,11 +54,11 @@ def require_chromium() -> None:
     pytest.skip(message)
 
 
-def _case(name: str) -> tuple[dict[str, object], list[wf.Upload]]:
+def _case(name: str) -> tuple[dict[str, object], list[Upload]]:
     path = next(SAMPLES.glob(f"*/cases/{name}.json"))
     data = json.loads(path.read_text(encoding="utf-8"))
     uploads = [
-        wf.Upload(name=d["path"], data=(path.parent / d["path"]).read_bytes()) for d in data["documents"]
+        Upload(name=d["path"], data=(path.parent / d["path"]).read_bytes()) for d in data["documents"]
     ]
     return data, uploads
 
@@ -69,9 +73,9 @@ def build_env(root: Path, *, cases: list[str]) -> WebEnv:
         ocr_threads=1,
         public_base_url="http://127.0.0.1",
     )
-    services = wf.create_services(settings)
-    now = wf.utcnow()
-    wf.seed_rulesets(services, now=now - timedelta(days=90))
+    services = create_services(settings)
+    now = utcnow()
+    seed_rulesets(services, now=now - timedelta(days=90))
     load_directory(services.engine, SAMPLES / "shared-data")
     users = [
         ("tax", "王审批", "approver", TAX),
@@ -81,7 +85,7 @@ def build_env(root: Path, *, cases: list[str]) -> WebEnv:
     ]
     tokens = {}
     for user_id, name, role, department in users:
-        _user, tokens[user_id] = wf.add_user(
+        _user, tokens[user_id] = add_user(
             services,
             user_id=user_id,
             display_name=name,
@@ -96,7 +100,7 @@ def build_env(root: Path, *, cases: list[str]) -> WebEnv:
     for name in cases:
         data, uploads = _case(name)
         received = now - timedelta(days=30) if name == OVERDUE else now
-        wf.submit_case(
+        submit_case(
             services, user=applicant, data=data, uploads=uploads, idempotency_key=None, now=received
         )
     assert run_worker(settings, idle_exit=True) == len(cases)

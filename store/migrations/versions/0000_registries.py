@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import store.records
 import store.tables
-import store.workflow
 
 revision = "0000"
 down_revision = None

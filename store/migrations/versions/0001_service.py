@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import store.records
 import store.tables
-import store.workflow
 
 revision = "0001"
 down_revision = "0000"
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("department", sa.String(length=100), nullable=True),
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=True),
-        sa.Column("created_at", store.workflow.UtcDateTime(), nullable=False),
+        sa.Column("created_at", store.records.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("token_sha256", name=op.f("uq_users_key")),
     )
@@ -40,10 +40,10 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=64), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("effective_from", store.workflow.UtcDateTime(), nullable=False),
+        sa.Column("effective_from", store.records.UtcDateTime(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("published_by", sa.String(length=64), nullable=False),
-        sa.Column("published_at", store.workflow.UtcDateTime(), nullable=False),
+        sa.Column("published_at", store.records.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ruleset_versions")),
         sa.UniqueConstraint("item", "version", name=op.f("uq_ruleset_versions_key")),
     )
@@ -64,12 +64,12 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(length=20), nullable=True),
         sa.Column("engine_outcome", sa.String(length=20), nullable=True),
         sa.Column("lease_owner", sa.String(length=100), nullable=True),
-        sa.Column("lease_until", store.workflow.UtcDateTime(), nullable=True),
+        sa.Column("lease_until", store.records.UtcDateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("commitment", sa.Boolean(), nullable=False),
-        sa.Column("received_at", store.workflow.UtcDateTime(), nullable=False),
-        sa.Column("decided_at", store.workflow.UtcDateTime(), nullable=True),
+        sa.Column("received_at", store.records.UtcDateTime(), nullable=False),
+        sa.Column("decided_at", store.records.UtcDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["submitted_by"], ["users.id"], name=op.f("fk_cases_submitted_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
         sa.UniqueConstraint("submitted_by", "idempotency_key", name=op.f("uq_cases_key")),
@@ -124,7 +124,7 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(length=20), nullable=False),
         sa.Column("facts", sa.JSON(), nullable=False),
         sa.Column("decision", sa.JSON(), nullable=False),
-        sa.Column("decided_at", store.workflow.UtcDateTime(), nullable=False),
+        sa.Column("decided_at", store.records.UtcDateTime(), nullable=False),
         sa.Column("elapsed_ms", sa.Double(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_decisions_case_id_cases"), ondelete="CASCADE"
@@ -142,16 +142,16 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("department", sa.String(length=100), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("created_at", store.workflow.UtcDateTime(), nullable=False),
-        sa.Column("due_at", store.workflow.UtcDateTime(), nullable=False),
+        sa.Column("created_at", store.records.UtcDateTime(), nullable=False),
+        sa.Column("due_at", store.records.UtcDateTime(), nullable=False),
         sa.Column("official_calendar", sa.Boolean(), nullable=False),
         sa.Column("claimed_by", sa.String(length=64), nullable=True),
-        sa.Column("claimed_at", store.workflow.UtcDateTime(), nullable=True),
-        sa.Column("last_activity_at", store.workflow.UtcDateTime(), nullable=True),
+        sa.Column("claimed_at", store.records.UtcDateTime(), nullable=True),
+        sa.Column("last_activity_at", store.records.UtcDateTime(), nullable=True),
         sa.Column("outcome", sa.String(length=20), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("decided_by", sa.String(length=64), nullable=True),
-        sa.Column("decided_at", store.workflow.UtcDateTime(), nullable=True),
+        sa.Column("decided_at", store.records.UtcDateTime(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_tasks_case_id_cases"), ondelete="CASCADE"
@@ -172,7 +172,7 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("pdf_sha256", sa.String(length=64), nullable=False),
         sa.Column("grants", sa.JSON(), nullable=False),
-        sa.Column("issued_at", store.workflow.UtcDateTime(), nullable=False),
+        sa.Column("issued_at", store.records.UtcDateTime(), nullable=False),
         sa.Column("revoked", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_results_case_id_cases"), ondelete="CASCADE"
@@ -185,7 +185,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_events",
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("at", store.workflow.UtcDateTime(), nullable=False),
+        sa.Column("at", store.records.UtcDateTime(), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("subject", sa.String(length=200), nullable=False),

@@ -1,9 +1,14 @@
 """Golden cases: run a ruleset's sample cases and check outcome, outputs and *why* (which conditions
-fail or are unknown, which materials are missing), with per-condition coverage like `opa test`."""
+fail or are unknown, which materials are missing), with per-condition coverage like `opa test`.
+
+There is one way to run them: on their own shared data (`run_golden_on_own_data`), loaded into a
+throw-away SQLite database, whether `miaopi test` runs them or a publication is checked; never
+against the live registries, whose rows change under the expectations."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -15,9 +20,9 @@ from engine.errors import ApprovalError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.ports import RegistryPort
 from engine.program import Program
-from miaopi.documents import DocumentReader
-from miaopi.service import read_case_file, resolve_documents
-from miaopi.settings import get_settings
+from service.cases import read_case_file, resolve_documents
+from service.documents import DocumentReader
+from service.settings import get_settings
 
 
 @dataclass
@@ -125,3 +130,39 @@ def run_golden(
         report.results.append(GoldenResult(case_id, title, not problems, problems, decision))
     reader.close()
     return report
+
+
+class SharedDataError(Exception):
+    """The golden cases' shared data could not be loaded (`original` is the loader's error)."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+def run_golden_on_own_data(
+    program: Program,
+    samples: Path,
+    *,
+    shared: Path,
+    evaluator: Evaluator | None = None,
+    now: datetime | None = None,
+) -> GoldenReport:
+    """Run the golden cases in `samples` against the shared-data CSVs of `shared` (none when the folder
+    is missing), loaded into a temporary database. A loading failure raises SharedDataError."""
+    from store.db import create_engine_for, create_schema
+    from store.loader import load_directory
+    from store.registry import SqlRegistry
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine_for(f"sqlite:///{tmp}/golden.db")
+        try:
+            create_schema(engine)
+            if shared.is_dir():
+                try:
+                    load_directory(engine, shared)
+                except Exception as exc:
+                    raise SharedDataError(exc) from exc
+            return run_golden(program, samples, registry=SqlRegistry(engine), evaluator=evaluator, now=now)
+        finally:
+            engine.dispose()

@@ -1,7 +1,7 @@
 """SQLAlchemy tables of the service: cases and their documents, decisions with the exact facts used,
 review and post-check tasks, issued results, ruleset versions, users and the hash-chained audit trail.
 
-The case table is the record of work (DESIGN.md §5): a case row is committed before the request is
+The case table is the record of work: a case row is committed before the request is
 acknowledged; a worker takes a lease on it (`status`, `lease_owner`, `lease_until`, `attempts`); the
 decision row is unique per case, so a case is never decided twice whatever crashes in between.
 """

@@ -37,7 +37,7 @@ import chinese_calendar
 
 from engine.case import CHINA_TZ
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("miaopi.sla")
 
 OFFICE_CLOSE = time(17, 30)
 """End of office hours, China time: the moment a day's work is due."""

@@ -1,6 +1,6 @@
 """Rule-engine processes for synchronous decisions (the dry-run `POST /api/v1/decide`).
 
-durable_rules can crash its process (DESIGN.md §2), so the API never evaluates in its own process:
+durable_rules can crash its process, so the API never evaluates in its own process:
 it hands the case to a small pool of engine processes, each with its own durable_rules host,
 database connection and compiled rulesets. An engine process that dies is replaced and the requests
 it held are answered with 503; the API itself stays up.
@@ -36,8 +36,8 @@ from datetime import datetime
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from miaopi.errors import ServiceError
-from miaopi.settings import Settings
+from service.errors import ServiceError
+from service.settings import Settings
 
 log = logging.getLogger("miaopi.engine")
 
@@ -62,7 +62,7 @@ class EngineBusy(ServiceError):
 # -- the engine process ----------------------------------------------------------------------------
 def _init(settings_json: str) -> None:
     from engine.evaluate import DurableEvaluator
-    from miaopi.workflow import create_services
+    from service.container import create_services
 
     settings = Settings.model_validate_json(settings_json)
     _state["services"] = create_services(settings, migrate=False)
@@ -70,7 +70,7 @@ def _init(settings_json: str) -> None:
 
 
 def _decide(data: dict[str, Any], now_iso: str) -> dict[str, Any]:
-    from miaopi.workflow import dry_run
+    from service.cases import dry_run
 
     return dry_run(
         _state["services"], data=data, evaluator=_state["evaluator"], now=datetime.fromisoformat(now_iso)

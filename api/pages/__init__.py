@@ -1,0 +1,20 @@
+"""The approvers' web pages, one module per screen: sign-in (login), the review and post-check queues
+(queue), the case page (case), its task forms (task), result documents and the public verification
+page (results). What they show and how comes from api/presenters.py; what they show comes from the
+service layer."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from api.pages import case, common, login, queue, results, task
+
+router = APIRouter(include_in_schema=False)
+for _screen in (login, queue, case, task, results):
+    router.include_router(_screen.router)
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, their static files and their error pages to the application."""
+    common.install(app)
+    app.include_router(router)

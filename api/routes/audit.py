@@ -1,0 +1,17 @@
+"""The JSON API's audit trail: checking the hash chain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import SessionDep, UserDep
+from api.schemas import AuditReport
+from service import audit
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/audit/verify", response_model=AuditReport, summary="校验审计链")
+def audit_verify(session: SessionDep, user: UserDep) -> AuditReport:
+    r = audit.verify_chain(session, user=user)
+    return AuditReport(events=r.events, ok=r.ok, broken_at=r.broken_at, problem=r.problem)

@@ -1,0 +1,188 @@
+"""The JSON API's cases: submission (JSON, or multipart with the files), the pre-check, the case list
+and one case's state and decision."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import ServicesDep, SessionDep, SignedInDep, UserDep
+from api.schemas import CaseAccepted, CaseSummary
+from service import access, cases
+from service.container import Services
+from service.engine_pool import EnginePool
+from service.errors import InvalidRequest, TooLarge
+from service.transactions import utcnow
+from service.users import User
+
+router = APIRouter(prefix="/api/v1")
+SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "重复提交，返回已受理的案件"},
+    201: {"description": "已受理并已作出决定"},
+}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200, description="重试时返回同一案件，不会重复受理"),
+]
+Wait = Annotated[float, Query(ge=0, le=30, description="最多等待引擎作出决定的秒数（0 为立即返回）")]
+
+
+def _now() -> datetime:
+    return utcnow()
+
+
+def _accepted(row: Any, created: bool) -> CaseAccepted:
+    return CaseAccepted(
+        case_id=row.id,
+        status=row.status,
+        outcome=row.outcome,
+        created=created,
+        links={"self": f"/api/v1/cases/{row.id}"},
+    )
+
+
+async def _submit(
+    request: Request,
+    services: Services,
+    user: User,
+    data: Any,
+    uploads: list[cases.Upload],
+    key: str | None,
+    wait: float,
+    response: Response,
+) -> CaseAccepted:
+    row, created = await run_in_threadpool(
+        cases.submit_case, services, user=user, data=data, uploads=uploads, idempotency_key=key, now=_now()
+    )
+    supervisor = getattr(request.app.state, "supervisor", None)
+    if created and supervisor is not None:
+        supervisor.wake()
+    if wait > 0 and row.status in ("queued", "processing"):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        # a form-only case is decided within milliseconds, one with scans takes seconds: look often
+        # at first, then back off (each look is a database read that takes CPU from the worker)
+        pause = 0.005
+        while loop.time() < deadline:
+            await asyncio.sleep(min(pause, max(deadline - loop.time(), 0.0)))
+            pause = min(pause * 1.5, 0.1)
+            fresh = await run_in_threadpool(cases.case_if_done, services, row.id)
+            if fresh is not None:
+                row = fresh
+                break
+    response.status_code = (
+        201 if created and row.status in ("decided", "failed") else (202 if created else 200)
+    )
+    response.headers["Location"] = f"/api/v1/cases/{row.id}"
+    return _accepted(row, created)
+
+
+@router.post(
+    "/cases",
+    response_model=CaseAccepted,
+    status_code=202,
+    summary="提交案件（仅表单，无附件）",
+    responses=SUBMIT_RESPONSES,
+)
+async def submit_json(
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    user: UserDep,
+    case: Annotated[dict[str, Any], Body(description="案件 JSON（DESIGN.md §3）")],
+    idempotency_key: IdempotencyKey = None,
+    wait: Wait = 0,
+) -> CaseAccepted:
+    return await _submit(request, services, user, case, [], idempotency_key, wait, response)
+
+
+@router.post(
+    "/cases/multipart",
+    response_model=CaseAccepted,
+    status_code=202,
+    summary="提交案件及材料文件（multipart）",
+    responses=SUBMIT_RESPONSES,
+)
+async def submit_multipart(
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    user: UserDep,
+    case: Annotated[str, Form(description="案件 JSON 文本；documents[].path 与上传文件名一致")],
+    files: Annotated[list[UploadFile] | None, File(description="材料文件（PDF、PNG、JPEG、TIFF）")] = None,
+    idempotency_key: IdempotencyKey = None,
+    wait: Wait = 0,
+) -> CaseAccepted:
+    try:
+        data = json.loads(case)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"case 字段不是合法 JSON：第 {exc.lineno} 行第 {exc.colno} 列",
+            problems=[{"path": "case", "message": exc.msg}],
+        ) from exc
+    limit = services.settings.max_upload_bytes
+    uploads: list[cases.Upload] = []
+    total = 0
+    for f in files or []:
+        chunks = []
+        while chunk := await f.read(1 << 20):
+            total += len(chunk)
+            if total > limit:
+                raise TooLarge(f"上传文件合计超过 {limit // 2**20} MiB 上限")
+            chunks.append(chunk)
+        name = f.filename or ""
+        if not name:
+            raise InvalidRequest("上传文件缺少文件名", problems=[{"path": "files", "message": "缺少文件名"}])
+        uploads.append(cases.Upload(name=name, data=b"".join(chunks)))
+    return await _submit(request, services, user, data, uploads, idempotency_key, wait, response)
+
+
+@router.post(
+    "/decide",
+    response_model=dict[str, Any],
+    summary="预审：按现行规则集即时判断一个案件（不受理、不留存；不读材料文件）",
+    responses={503: {"description": "规则引擎暂不可用，或同时处理的预审请求已达上限（见 Retry-After）"}},
+)
+async def decide_now(
+    request: Request,
+    user: SignedInDep,
+    case: Annotated[dict[str, Any], Body(description="案件 JSON（DESIGN.md §3），documents 须为空")],
+) -> Response:
+    # Awaited on the event loop: no pool thread and no database session is held while the engine
+    # decides (service/engine_pool.py). The body is the decision as the engine process encoded it.
+    access.check_pre_check(user)
+    pool: EnginePool = request.app.state.engine_pool
+    body = await pool.decide(case, now=_now())
+    return Response(body, media_type="application/json")
+
+
+@router.get("/cases", response_model=list[CaseSummary], summary="案件列表（申请人仅见本人案件；姓名脱敏）")
+def list_cases(
+    session: SessionDep,
+    user: UserDep,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[CaseSummary]:
+    return [
+        CaseSummary(
+            case_id=c.case_id,
+            item=c.item,
+            applicant=c.applicant,
+            status=c.status,
+            outcome=c.outcome,
+            received_at=c.received_at,
+            decided_at=c.decided_at,
+        )
+        for c in cases.list_cases(session, user=user, status=status, limit=limit)
+    ]
+
+
+@router.get("/cases/{case_id}", summary="案件状态与决定（含逐条条件、取值与来源）")
+def get_case(case_id: str, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    row = cases.get_case(session, user=user, case_id=case_id)
+    return cases.case_view(session, row=row, now=_now()).model_dump()

@@ -1,0 +1,56 @@
+"""The JSON API's rulesets: the items with their versions, publishing (golden cases first), rollback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import ServicesDep, SessionDep, UserDep
+from api.schemas import PublishIn, VersionOut
+from service.rulesets import list_rulesets, publish_ruleset, rollback_ruleset
+from service.transactions import utcnow
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _now() -> datetime:
+    return utcnow()
+
+
+@router.get("/rulesets", summary="事项及其规则集版本")
+def rulesets(session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
+    return list_rulesets(session, now=_now())
+
+
+@router.post("/rulesets", response_model=VersionOut, status_code=201, summary="发布新版本（须通过样例案件）")
+async def publish(body: PublishIn, services: ServicesDep, user: UserDep) -> VersionOut:
+    row = await run_in_threadpool(
+        publish_ruleset,
+        services,
+        user=user,
+        content=body.content,
+        effective_from=body.effective_from,
+        now=_now(),
+    )
+    return VersionOut(
+        item=row.item,
+        version=row.version,
+        sha256=row.sha256,
+        status=row.status,
+        effective_from=row.effective_from,
+    )
+
+
+@router.post("/rulesets/{item}/rollback", response_model=VersionOut, summary="回滚到上一个生效版本")
+def rollback(item: str, services: ServicesDep, user: UserDep) -> VersionOut:
+    row = rollback_ruleset(services, user=user, item=item, now=_now())
+    return VersionOut(
+        item=row.item,
+        version=row.version,
+        sha256=row.sha256,
+        status=row.status,
+        effective_from=row.effective_from,
+    )

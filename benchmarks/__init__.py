@@ -1,0 +1,1 @@
+"""The benchmarks of `miaopi bench` (benchmarks/manifest.yaml) and their runner."""

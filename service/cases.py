@@ -1,0 +1,491 @@
+"""Cases: submission (validated, files checked and stored by content hash, idempotent), the dry-run
+pre-check, reading a case file, deciding one case with a chosen program, and the case views the API and
+the pages show."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.case import CHINA_TZ, Case, DocumentRef, parse_case
+from engine.decision import Decision, Reason, decide
+from engine.errors import CaseError
+from engine.evaluate import DurableEvaluator, Evaluator
+from engine.facts import DocumentFacts
+from engine.model import Ruleset
+from engine.ports import RegistryPort
+from engine.program import Program
+from extractors.errors import DocumentError
+from extractors.sniff import sniff
+from service import access
+from service.documents import DocumentReader
+from service.errors import Conflict, InvalidRequest, TooLarge, UnsupportedDocument
+from service.masking import mask_id, mask_name
+from service.review import IsoTime, TaskView, case_tasks, task_view
+from service.rulesets import RulesetLoader
+from service.settings import get_settings
+from store import audit
+from store.records import CaseDocument, CaseRow, DecisionRow, ResultRow, User
+
+if TYPE_CHECKING:
+    from service.container import Services
+
+log = logging.getLogger("miaopi.workflow")
+decision_log = logging.getLogger("miaopi")
+
+
+# -- reading and deciding one case ---------------------------------------------------------------------
+def read_case_file(path: Path, *, repository: RulesetLoader | None = None) -> tuple[Case, dict[str, Any]]:
+    """Read and validate a case JSON file. Raises CaseError with the place of every problem; with a
+    repository, the item must exist and its declared form is checked in the same pass."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CaseError(f"无法读取案件文件 {path}：{exc.strerror}") from exc
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CaseError(f"{path}: 案件文件不是 UTF-8 编码") from exc
+    except json.JSONDecodeError as exc:
+        raise CaseError(f"{path}: JSON 格式错误，第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise CaseError(f"{path}: 案件应为 JSON 对象")
+    ruleset = None
+    if repository is not None and isinstance(data.get("item"), str):
+        ruleset = repository.get(data["item"]).ruleset
+    return parse_case(data, ruleset=ruleset), data
+
+
+def resolve_documents(
+    case: Case, base: Path, *, program: Program, reader: DocumentReader | None = None
+) -> dict[str, DocumentFacts]:
+    """Read the documents a case lists (paths relative to `base`) into facts for the engine."""
+    if reader is not None:
+        return reader.facts_for(program, case, base)
+    with DocumentReader(get_settings().extract_options()) as own:
+        return own.facts_for(program, case, base)
+
+
+def decide_case(
+    case: Case,
+    *,
+    repository: RulesetLoader,
+    registry: RegistryPort,
+    evaluator: Evaluator | None = None,
+    documents: dict[str, DocumentFacts] | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """Decide a case with the program its item has in `repository`."""
+    return decide_program(
+        repository.get(case.item),
+        case,
+        registry=registry,
+        evaluator=evaluator,
+        documents=documents,
+        now=now,
+    )
+
+
+def decide_program(
+    program: Program,
+    case: Case,
+    *,
+    registry: RegistryPort,
+    evaluator: Evaluator | None = None,
+    documents: dict[str, DocumentFacts] | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """Decide a case with a chosen program; the decision carries the engine time, and the log line masks
+    the applicant."""
+    start = time.perf_counter()
+    decision = decide(
+        program,
+        case=case,
+        registry=registry,
+        evaluator=evaluator or DurableEvaluator(),
+        now=now or datetime.now(CHINA_TZ),
+        documents=documents,
+    )
+    decision.elapsed_ms = round((time.perf_counter() - start) * 1000, 3)
+    subject = case.applicant.id_number or case.applicant.credit_code or ""
+    decision_log.info(
+        "decided case=%s item=%s applicant=%s outcome=%s reasons=%d ms=%.1f",
+        case.case_id,
+        case.item,
+        mask_id(subject),
+        decision.outcome,
+        len(decision.reasons),
+        decision.elapsed_ms,
+    )
+    return decision
+
+
+def blacklist_guard(registry: RegistryPort, *, case: Case, decision: Decision) -> str | None:
+    """An applicant on the credit blacklist never gets an automatic approval, whatever the ruleset says."""
+    if decision.outcome != "approved":
+        return None
+    subject = case.applicant.credit_code or case.applicant.id_number
+    if not subject:
+        return None
+    on = case.submitted_at.astimezone(CHINA_TZ).date()
+    for row in registry.find("credit_records", {"subject_id": [subject]}):
+        if row.get("kind") != "blacklist":
+            continue
+        listed, lifted = row.get("listed_on"), row.get("lifted_on")
+        if (listed is None or listed <= on) and (lifted is None or lifted > on):
+            return "申请人列入信用黑名单（联合惩戒对象），不适用自动审批，转人工审核"
+    return None
+
+
+def with_guard(decision: Decision, guard: str | None) -> Decision:
+    """The decision with the blacklist guard's reason applied (an approval becomes a review)."""
+    if guard is None:
+        return decision
+    return decision.model_copy(
+        update={
+            "outcome": "review",
+            "reasons": [
+                *decision.reasons,
+                Reason(condition="credit_blacklist", status="fail", message=guard),
+            ],
+        }
+    )
+
+
+# -- submission ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    data: bytes
+
+
+def _canonical_sha(data: Any, uploads: list[Upload]) -> str:
+    h = hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+    for up in sorted(uploads, key=lambda u: u.name):
+        h.update(up.name.encode("utf-8") + hashlib.sha256(up.data).digest())
+    return h.hexdigest()
+
+
+def submit_case(
+    services: Services,
+    *,
+    user: User,
+    data: Any,
+    uploads: list[Upload],
+    idempotency_key: str | None,
+    now: datetime,
+) -> tuple[CaseRow, bool]:
+    """Validate and record a case; returns (case, created). A retry with the same Idempotency-Key or
+    case_id returns the first case; the same key with a different body is a conflict."""
+    access.check_submit(user)
+    if not isinstance(data, dict):
+        raise InvalidRequest("案件应为 JSON 对象", problems=[{"path": "", "message": "应为 JSON 对象"}])
+    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 200):
+        raise InvalidRequest("Idempotency-Key 长度应为 1 到 200 个字符")
+    digest = _canonical_sha(data, uploads)
+    with services.sessions() as session:
+        existing = _existing_submission(session, user=user, data=data, key=idempotency_key)
+        if existing is not None:
+            return _same_or_conflict(existing, digest), False
+        item = data.get("item")
+        ruleset = None
+        if isinstance(item, str):
+            ruleset = services.rulesets.current(session, item=item, at=now).ruleset
+        case = parse_case(data, ruleset=ruleset)
+        if ruleset is None:  # parse_case reported the missing or malformed item already
+            raise CaseError("缺少事项 item")
+        documents = _check_uploads(services, case, uploads)
+    case_id = case.case_id or f"MP{now.astimezone(CHINA_TZ):%Y%m%d}{secrets.token_hex(5).upper()}"
+    stored = [(ref, services.blobs.put(up.data), media, len(up.data)) for ref, up, media in documents]
+    row = CaseRow(
+        id=case_id,
+        item=case.item,
+        department=ruleset.item.department,
+        submitted_by=user.id,
+        idempotency_key=idempotency_key,
+        payload={**data, "case_id": case_id},
+        payload_sha256=digest,
+        status="queued",
+        attempts=0,
+        commitment=bool(case.commitments),
+        received_at=now,
+    )
+    try:
+        with services.sessions.begin() as session:
+            session.add(row)
+            session.flush()
+            for ref, sha, media, size in stored:
+                session.add(
+                    CaseDocument(
+                        case_id=case_id, ref=ref.path, kind=ref.kind, sha256=sha, size=size, media_type=media
+                    )
+                )
+            audit.append(
+                session,
+                actor=user.id,
+                action="case.submitted",
+                subject=case_id,
+                at=now,
+                detail={"item": case.item, "documents": len(stored), "sha256": digest},
+            )
+    except IntegrityError:
+        # a concurrent retry won the race: answer with its case
+        with services.sessions() as session:
+            existing = _existing_submission(session, user=user, data=data, key=idempotency_key)
+            if existing is None:
+                raise Conflict(f"案件编号 {case_id} 已被使用") from None
+            return _same_or_conflict(existing, digest), False
+    log.info(
+        "case submitted case=%s item=%s applicant=%s",
+        case_id,
+        case.item,
+        mask_id(case.applicant.id_number or case.applicant.credit_code or ""),
+    )
+    return row, True
+
+
+def _existing_submission(
+    session: Session, *, user: User, data: dict[str, Any], key: str | None
+) -> CaseRow | None:
+    if key is not None:
+        row = session.scalars(
+            select(CaseRow).where(CaseRow.submitted_by == user.id, CaseRow.idempotency_key == key)
+        ).first()
+        if row is not None:
+            return row
+    case_id = data.get("case_id")
+    if isinstance(case_id, str):
+        row = session.get(CaseRow, case_id)
+        if row is not None:
+            if row.submitted_by != user.id:
+                raise Conflict(f"案件编号 {case_id} 已被使用")
+            return row
+    return None
+
+
+def _same_or_conflict(row: CaseRow, digest: str) -> CaseRow:
+    if row.payload_sha256 != digest:
+        raise Conflict(
+            f"同一幂等键（或案件编号）已用于内容不同的案件 {row.id}",
+            problems=[{"path": "Idempotency-Key", "message": "重复使用于不同内容"}],
+        )
+    return row
+
+
+def _check_uploads(
+    services: Services, case: Case, uploads: list[Upload]
+) -> list[tuple[DocumentRef, Upload, str]]:
+    by_name: dict[str, Upload] = {}
+    problems: list[dict[str, str]] = []
+    for up in uploads:
+        if up.name in by_name:
+            problems.append({"path": f"files.{up.name}", "message": "同名文件重复上传"})
+        by_name[up.name] = up
+    limit = services.settings.document_max_bytes
+    out = []
+    referenced = set()
+    for i, ref in enumerate(case.documents):
+        referenced.add(ref.path)
+        found = by_name.get(ref.path)
+        if found is None:
+            problems.append({"path": f"documents.{i}.path", "message": f"未上传案件所列文件 {ref.path!r}"})
+            continue
+        up = found
+        if len(up.data) > limit:
+            raise TooLarge(
+                f"文件 {ref.path!r} 超过 {limit // 2**20} MiB 上限",
+                problems=[
+                    {"path": f"documents.{i}.path", "message": f"{len(up.data)} 字节，超过上限 {limit}"}
+                ],
+            )
+        try:
+            media = sniff(up.data)
+        except DocumentError as exc:
+            raise UnsupportedDocument(
+                f"文件 {ref.path!r}：{exc.message}",
+                problems=[{"path": f"documents.{i}.path", "message": exc.message}],
+                document_code=exc.code,
+            ) from exc
+        out.append((ref, up, media))
+    for name in by_name:
+        if name not in referenced:
+            problems.append({"path": f"files.{name}", "message": "上传的文件未在案件 documents 中列出"})
+    if problems:
+        raise InvalidRequest("案件材料与上传文件不一致", problems=problems)
+    return out
+
+
+# -- the pre-check ---------------------------------------------------------------------------------------
+def dry_run(services: Services, *, data: Any, evaluator: Evaluator, now: datetime) -> dict[str, Any]:
+    """Decide a case without recording anything (rule authors' checks, applicants' pre-checks,
+    benchmarks). Documents are not read here: a case listing documents is refused."""
+    if not isinstance(data, dict):
+        raise InvalidRequest("案件应为 JSON 对象", problems=[{"path": "", "message": "应为 JSON 对象"}])
+    item = data.get("item")
+    if not isinstance(item, str):
+        raise CaseError("缺少事项 item")
+    with services.sessions() as session:
+        program = services.rulesets.current(session, item=item, at=now)
+    case = parse_case(data, ruleset=program.ruleset)
+    if case.documents:
+        raise InvalidRequest(
+            "预审接口不读取材料文件；带材料的案件请通过 /api/v1/cases/multipart 提交",
+            problems=[{"path": "documents", "message": "预审不支持材料文件"}],
+        )
+    sql = services.registry
+    with sql.reading():  # nothing is kept, so the rows read are not recorded
+        decision = decide_program(
+            program,
+            case,
+            registry=sql,
+            evaluator=evaluator,
+            now=now.astimezone(CHINA_TZ),
+        )
+        guard = blacklist_guard(sql, case=case, decision=decision)
+    return with_guard(decision, guard).to_json_dict()
+
+
+# -- case views ------------------------------------------------------------------------------------------
+def get_case(session: Session, *, user: User, case_id: str) -> CaseRow:
+    """A case the user may see: applicants their own, approvers their department's, auditors and
+    admins all. A case the user may not see is reported as not found (its existence is not leaked)."""
+    return access.check_case(user, session.get(CaseRow, case_id), case_id)
+
+
+class RulesetRef(BaseModel):
+    version: str
+    sha256: str
+
+
+class ResultRef(BaseModel):
+    code: str
+    kind: str
+    title: str
+    issued_at: IsoTime
+    revoked: bool
+
+
+class CaseView(BaseModel):
+    """A case as `GET /api/v1/cases/{id}` answers it: its state, the engine's decision, tasks, results."""
+
+    case_id: str
+    item: str
+    department: str
+    status: str
+    outcome: str | None
+    engine_outcome: str | None
+    commitment: bool
+    received_at: IsoTime
+    decided_at: IsoTime | None
+    decision: dict[str, Any] | None
+    ruleset: RulesetRef | None
+    tasks: list[TaskView]
+    results: list[ResultRef]
+
+
+def case_view(session: Session, *, row: CaseRow, now: datetime) -> CaseView:
+    decision = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
+    tasks = case_tasks(session, case_id=row.id)
+    results = session.scalars(
+        select(ResultRow).where(ResultRow.case_id == row.id).order_by(ResultRow.issued_at)
+    ).all()
+    return CaseView(
+        case_id=row.id,
+        item=row.item,
+        department=row.department,
+        status=row.status,
+        outcome=row.outcome,
+        engine_outcome=row.engine_outcome,
+        commitment=row.commitment,
+        received_at=row.received_at,
+        decided_at=row.decided_at,
+        decision=decision.decision if decision else None,
+        ruleset=RulesetRef(version=decision.ruleset_version, sha256=decision.ruleset_sha256)
+        if decision
+        else None,
+        tasks=[task_view(t, now=now) for t in tasks],
+        results=[
+            ResultRef(code=r.code, kind=r.kind, title=r.title, issued_at=r.issued_at, revoked=r.revoked)
+            for r in results
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """A line of the case list (the applicant's name masked)."""
+
+    case_id: str
+    item: str
+    applicant: str
+    status: str
+    outcome: str | None
+    received_at: datetime
+    decided_at: datetime | None
+
+
+def list_cases(session: Session, *, user: User, status: str | None, limit: int) -> list[CaseSummary]:
+    """The cases the user may see, newest first."""
+    q = select(CaseRow).order_by(CaseRow.received_at.desc()).limit(limit)
+    scope, value = access.case_scope(user)
+    if scope == "submitted_by":
+        q = q.where(CaseRow.submitted_by == value)
+    elif scope == "department":
+        q = q.where(CaseRow.department == value)
+    if status is not None:
+        q = q.where(CaseRow.status == status)
+    return [
+        CaseSummary(
+            case_id=r.id,
+            item=r.item,
+            applicant=mask_name(str(r.payload.get("applicant", {}).get("name", ""))),
+            status=r.status,
+            outcome=r.outcome,
+            received_at=r.received_at,
+            decided_at=r.decided_at,
+        )
+        for r in session.scalars(q)
+    ]
+
+
+def case_if_done(services: Services, case_id: str) -> CaseRow | None:
+    """The case once it is decided (or has failed for good), else None."""
+    with services.sessions() as session:
+        fresh = session.get(CaseRow, case_id)
+        return fresh if fresh is not None and fresh.status in ("decided", "failed") else None
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """What the case page shows beside the view: the recorded facts and the ruleset decided under."""
+
+    row: CaseRow
+    view: CaseView
+    facts: dict[str, Any]
+    ruleset: Ruleset | None
+
+
+def case_record(
+    services: Services, session: Session, *, user: User, case_id: str, now: datetime
+) -> CaseRecord:
+    row = get_case(session, user=user, case_id=case_id)
+    view = case_view(session, row=row, now=now)
+    rec = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
+    facts = rec.facts if rec is not None else {}
+    catalogue = services.rulesets
+    ruleset = catalogue.by_sha(session, rec.ruleset_sha256 if rec else None) or catalogue.in_force(
+        session, item=row.item, at=row.received_at
+    )
+    return CaseRecord(row=row, view=view, facts=facts, ruleset=ruleset)
