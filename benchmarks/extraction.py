@@ -302,10 +302,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     backend_options = dict(parse_option(o) for o in args.option)
 
     from benchmarks.ocr_speed import edit_distance
+    from extractors.extract import read_with_notes
     from extractors.fields import extract_fields
     from extractors.ocr.base import get_backend
     from extractors.options import ExtractOptions
-    from extractors.reader import read_document
     from service.rulesets import RulesetCatalogue
 
     repo = RulesetCatalogue(ROOT / "rulesets")
@@ -339,7 +339,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for entry in entries:
                 truth = json.loads(entry.truth.read_text(encoding="utf-8"))
                 start = time.perf_counter()
-                doc = read_document(entry.path, options=options, ocr=ocr)
+                # the reading path of `miaopi extract`, `decide` and the worker (extract_file): photo
+                # pages rectified and their confidences calibrated
+                doc = read_with_notes(entry.path, options=options, ocr=ocr)
                 ex = extract_fields(
                     doc, kind=entry.kind, fields=specs[entry.kind][0], other_labels=specs[entry.kind][1]
                 )

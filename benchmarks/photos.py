@@ -52,13 +52,13 @@ from extractors.fields import extract_fields  # noqa: E402
 from extractors.ocr.base import get_backend  # noqa: E402
 from extractors.options import ExtractOptions  # noqa: E402
 from extractors.reader import read_document  # noqa: E402
-from miaopi.rulesets import RulesetRepository  # noqa: E402
+from service.rulesets import RulesetCatalogue  # noqa: E402
 
 DEFAULT_INDEX = ROOT / "samples" / "documents" / "photos" / "index.json"
 
 
 def specs_and_threshold() -> tuple[dict[str, tuple[Any, Any]], float]:
-    repo = RulesetRepository(ROOT / "rulesets")
+    repo = RulesetCatalogue(ROOT / "rulesets")
     specs: dict[str, tuple[Any, Any]] = {}
     threshold = 1.0
     for item in repo.items():
