@@ -8,7 +8,7 @@ the memory of the OCR worker over a long run.
 Pages are rendered with Pillow and Debian's fonts-wqy-zenhei (apt-get install fonts-wqy-zenhei):
 12 pt body text, a `dense` layout (title + 24 lines, ~520 characters: parties, ID numbers, address,
 area, price in figures and in capitals, contract clauses, signatures) and a `sparse` one (title + the
-first 14 lines, ~260 characters, like the 15-line page in DESIGN.md §4); half the pages are `noisy`
+first 14 lines, ~260 characters, like a 15-line contract page); half the pages are `noisy`
 (red seal, rotation within ±2°, blur, Gaussian noise, JPEG quality 60). CER is the edit distance
 between the printed and the read text divided by the printed length, after NFKC normalisation and with
 whitespace removed (line breaks and full-/half-width punctuation do not count). Each configuration is

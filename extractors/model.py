@@ -70,7 +70,7 @@ class ExtractedField(_Frozen):
 
 
 class Extraction(_Frozen):
-    """The output of `miaopi extract` (DESIGN.md §3)."""
+    """The output of `miaopi extract` (docs/architecture.md)."""
 
     kind: str
     pages: int

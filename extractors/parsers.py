@@ -1,5 +1,5 @@
 """Pure parsers that turn text read from a document (text layer or OCR, so possibly noisy) into the
-normalised values of DESIGN.md §3: amounts and areas as decimal strings with two places, dates ISO,
+normalised values of docs/architecture.md: amounts and areas as decimal strings with two places, dates ISO,
 ID numbers and credit codes validated by the engine's rules, names and addresses as printed.
 
 Every parser returns a `Parsed` (the value, the raw text, the OCR corrections applied and a factor

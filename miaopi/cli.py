@@ -161,7 +161,7 @@ def data_load(
 
 @app.command()
 def decide(
-    case_file: Annotated[Path, typer.Argument(help="case JSON (DESIGN.md §3)")],
+    case_file: Annotated[Path, typer.Argument(help="case JSON (docs/architecture.md)")],
     db: DbOption = None,
 ) -> None:
     """Decide one case; the decision JSON goes to stdout (exit 0 whatever the outcome)."""
@@ -190,7 +190,7 @@ def extract(
         str | None, typer.Option(help="document kind, e.g. purchase_contract (default: guessed)")
     ] = None,
 ) -> None:
-    """Read a document and print its fields as the extraction JSON of DESIGN.md §3."""
+    """Read a document and print its fields as the extraction JSON of docs/architecture.md."""
     from extractors.errors import DocumentError
     from extractors.extract import classify, read_with_notes
     from extractors.fields import extract_fields

@@ -3,7 +3,7 @@
 
 Writes, under the folder holding this script:
 
-- ``shared-data/*.csv``: the shared registries (DESIGN.md §3) used by both sample items;
+- ``shared-data/*.csv``: the shared registries (docs/architecture.md) used by both sample items;
 - ``deed-tax/cases/*.json`` and ``safety-permit-renewal/cases/*.json``: sample cases, with
   placeholder PDFs for the documents they carry;
 - ``<item>/expected.json``: the expected decision of every case.

@@ -1,4 +1,4 @@
-"""SQLAlchemy tables for the shared-data registries of `engine.registries.REGISTRIES` (DESIGN.md §3).
+"""SQLAlchemy tables for the shared-data registries of `engine.registries.REGISTRIES` (docs/architecture.md).
 
 One class per registry, table name = registry name. Every table has a surrogate `row_id` and a UNIQUE
 constraint over the registry's key columns; columns that look-ups filter on are indexed (a column that

@@ -94,7 +94,7 @@ async def submit_json(
     response: Response,
     services: ServicesDep,
     user: UserDep,
-    case: Annotated[dict[str, Any], Body(description="案件 JSON（DESIGN.md §3）")],
+    case: Annotated[dict[str, Any], Body(description="案件 JSON（docs/architecture.md 第 5 节）")],
     idempotency_key: IdempotencyKey = None,
     wait: Wait = 0,
 ) -> CaseAccepted:
@@ -151,7 +151,7 @@ async def submit_multipart(
 async def decide_now(
     request: Request,
     user: SignedInDep,
-    case: Annotated[dict[str, Any], Body(description="案件 JSON（DESIGN.md §3），documents 须为空")],
+    case: Annotated[dict[str, Any], Body(description="案件 JSON（docs/architecture.md 第 5 节），documents 须为空")],
 ) -> Response:
     # Awaited on the event loop: no pool thread and no database session is held while the engine
     # decides (service/engine_pool.py). The body is the decision as the engine process encoded it.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Render sample documents (scans, text-layer PDFs, scanned PDFs) with ground truth.
 
-Three document kinds (DESIGN.md §3, extraction contract):
+Three document kinds (the extraction contract of docs/architecture.md):
   purchase_contract  商品房/存量房买卖合同   buyer_names, buyer_id_numbers, seller, house_address,
                                              area_m2, price_yuan, signed_on
   business_licence   营业执照               name, credit_code, legal_representative, address,
@@ -2745,7 +2745,7 @@ def main() -> None:
         print(f"  {entries[-1]['path']}", file=sys.stderr)
     index = {
         "description": "Sample documents with ground truth (samples/documents/generate.py). "
-        "Field names and value formats: DESIGN.md §3.",
+        "Field names and value formats: docs/architecture.md, section 5.",
         "documents": entries,
     }
     (HERE / "index.json").write_text(json.dumps(index, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

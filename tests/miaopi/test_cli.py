@@ -1,4 +1,4 @@
-"""The `miaopi` CLI against the contracts of DESIGN.md §3, on SQLite and PostgreSQL."""
+"""The `miaopi` CLI against the contracts of docs/architecture.md, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
