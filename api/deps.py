@@ -165,15 +165,6 @@ def optional_user(
     return user
 
 
-def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
-    if user is None:
-        raise Unauthenticated("请提供有效的访问令牌（Authorization: Bearer …）")
-    return user
-
-
-UserDep = Annotated[User, Depends(current_user)]
-
-
 def _signed_in(
     request: Request, services: Services, creds: HTTPAuthorizationCredentials | None
 ) -> User | None:
@@ -189,7 +180,7 @@ async def user_of_request(
     services: ServicesDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The signed-in user (as `current_user`) for routes that need no session of their own.
+    """The signed-in user of a JSON API request (API token, or the session cookie with its CSRF token).
 
     The look-up takes a pool thread and a database connection only while it runs: a request must not
     hold a connection between two hops through the thread pool (once the pool's connections are all

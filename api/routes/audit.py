@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import SessionDep, UserDep
+from api.deps import ServicesDep, SignedInDep
 from api.schemas import AuditReport
 from service import audit
 
@@ -12,6 +12,7 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.get("/audit/verify", response_model=AuditReport, summary="校验审计链")
-def audit_verify(session: SessionDep, user: UserDep) -> AuditReport:
-    r = audit.verify_chain(session, user=user)
+def audit_verify(services: ServicesDep, user: SignedInDep) -> AuditReport:
+    with services.sessions() as session:
+        r = audit.verify_chain(session, user=user)
     return AuditReport(events=r.events, ok=r.ok, broken_at=r.broken_at, problem=r.problem)

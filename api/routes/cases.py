@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import ServicesDep, SessionDep, SignedInDep, UserDep
+from api.deps import ServicesDep, SignedInDep
 from api.schemas import CaseAccepted, CaseSummary
 from service import access, cases
 from service.container import Services
@@ -93,7 +93,7 @@ async def submit_json(
     request: Request,
     response: Response,
     services: ServicesDep,
-    user: UserDep,
+    user: SignedInDep,
     case: Annotated[dict[str, Any], Body(description="案件 JSON（docs/architecture.md 第 5 节）")],
     idempotency_key: IdempotencyKey = None,
     wait: Wait = 0,
@@ -112,7 +112,7 @@ async def submit_multipart(
     request: Request,
     response: Response,
     services: ServicesDep,
-    user: UserDep,
+    user: SignedInDep,
     case: Annotated[str, Form(description="案件 JSON 文本；documents[].path 与上传文件名一致")],
     files: Annotated[list[UploadFile] | None, File(description="材料文件（PDF、PNG、JPEG、TIFF）")] = None,
     idempotency_key: IdempotencyKey = None,
@@ -151,7 +151,9 @@ async def submit_multipart(
 async def decide_now(
     request: Request,
     user: SignedInDep,
-    case: Annotated[dict[str, Any], Body(description="案件 JSON（docs/architecture.md 第 5 节），documents 须为空")],
+    case: Annotated[
+        dict[str, Any], Body(description="案件 JSON（格式见 docs/architecture.md），documents 须为空")
+    ],
 ) -> Response:
     # Awaited on the event loop: no pool thread and no database session is held while the engine
     # decides (service/engine_pool.py). The body is the decision as the engine process encoded it.
@@ -163,8 +165,8 @@ async def decide_now(
 
 @router.get("/cases", response_model=list[CaseSummary], summary="案件列表（申请人仅见本人案件；姓名脱敏）")
 def list_cases(
-    session: SessionDep,
-    user: UserDep,
+    services: ServicesDep,
+    user: SignedInDep,
     status: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[CaseSummary]:
@@ -178,11 +180,17 @@ def list_cases(
             received_at=c.received_at,
             decided_at=c.decided_at,
         )
-        for c in cases.list_cases(session, user=user, status=status, limit=limit)
+        for c in _list_cases(services, user=user, status=status, limit=limit)
     ]
 
 
+def _list_cases(services: Services, *, user: User, status: str | None, limit: int) -> list[Any]:
+    with services.sessions() as session:
+        return list(cases.list_cases(session, user=user, status=status, limit=limit))
+
+
 @router.get("/cases/{case_id}", summary="案件状态与决定（含逐条条件、取值与来源）")
-def get_case(case_id: str, session: SessionDep, user: UserDep) -> dict[str, Any]:
-    row = cases.get_case(session, user=user, case_id=case_id)
-    return cases.case_view(session, row=row, now=_now()).model_dump()
+def get_case(case_id: str, services: ServicesDep, user: SignedInDep) -> dict[str, Any]:
+    with services.sessions() as session:
+        row = cases.get_case(session, user=user, case_id=case_id)
+        return cases.case_view(session, row=row, now=_now()).model_dump()

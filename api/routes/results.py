@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import ServicesDep, SessionDep, UserDep
+from api.deps import ServicesDep, SignedInDep
 from api.schemas import VerifyOut
 from service import results
 
@@ -18,8 +18,9 @@ router = APIRouter(prefix="/api/v1")
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )
-def result_pdf(code: str, services: ServicesDep, session: SessionDep, user: UserDep) -> Response:
-    row, pdf = results.result_pdf(services, session, user=user, code=code)
+def result_pdf(code: str, services: ServicesDep, user: SignedInDep) -> Response:
+    with services.sessions() as session:
+        row, pdf = results.result_pdf(services, session, user=user, code=code)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -28,5 +29,6 @@ def result_pdf(code: str, services: ServicesDep, session: SessionDep, user: User
 
 
 @router.get("/verify/{code}", response_model=VerifyOut, summary="核验结果文书真伪（公开）")
-def verify(code: str, session: SessionDep) -> VerifyOut:
-    return VerifyOut(**results.verify_result(session, code=code))
+def verify(code: str, services: ServicesDep) -> VerifyOut:
+    with services.sessions() as session:
+        return VerifyOut(**results.verify_result(session, code=code))

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import ServicesDep, SessionDep, UserDep
+from api.deps import ServicesDep, SignedInDep
 from api.schemas import PublishIn, VersionOut
 from service.rulesets import list_rulesets, publish_ruleset, rollback_ruleset
 from service.transactions import utcnow
@@ -21,12 +21,13 @@ def _now() -> datetime:
 
 
 @router.get("/rulesets", summary="事项及其规则集版本")
-def rulesets(session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
-    return list_rulesets(session, now=_now())
+def rulesets(services: ServicesDep, user: SignedInDep) -> list[dict[str, Any]]:
+    with services.sessions() as session:
+        return list_rulesets(session, now=_now())
 
 
 @router.post("/rulesets", response_model=VersionOut, status_code=201, summary="发布新版本（须通过样例案件）")
-async def publish(body: PublishIn, services: ServicesDep, user: UserDep) -> VersionOut:
+async def publish(body: PublishIn, services: ServicesDep, user: SignedInDep) -> VersionOut:
     row = await run_in_threadpool(
         publish_ruleset,
         services,
@@ -45,7 +46,7 @@ async def publish(body: PublishIn, services: ServicesDep, user: UserDep) -> Vers
 
 
 @router.post("/rulesets/{item}/rollback", response_model=VersionOut, summary="回滚到上一个生效版本")
-def rollback(item: str, services: ServicesDep, user: UserDep) -> VersionOut:
+def rollback(item: str, services: ServicesDep, user: SignedInDep) -> VersionOut:
     row = rollback_ruleset(services, user=user, item=item, now=_now())
     return VersionOut(
         item=row.item,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from sqlalchemy.orm import Session
 
-from api.deps import ServicesDep, SessionDep, UserDep
+from api.deps import ServicesDep, SignedInDep
 from api.schemas import DecideIn, TaskList, TaskOut
 from service import access, review
 from service.transactions import utcnow
@@ -28,38 +28,40 @@ def _task_out(session: Session, t: Any) -> TaskOut:
 
 @router.get("/tasks", response_model=TaskList, summary="审核任务（红牌在前，再按到期时间）")
 def list_tasks(
-    session: SessionDep,
-    user: UserDep,
+    services: ServicesDep,
+    user: SignedInDep,
     kind: Annotated[str, Query(pattern="^(review|post_check)$")] = "review",
     department: Annotated[str | None, Query(max_length=100)] = None,
     card: Annotated[str | None, Query(pattern="^(red|yellow|green)$")] = None,
 ) -> TaskList:
     now = _now()
-    tasks = review.list_tasks(session, user=user, now=now, kind=kind, department=department, card=card)
-    dept = access.task_department(user, department)
-    counts = review.queue_counts(session, department=dept, now=now).get(
-        kind, {"red": 0, "yellow": 0, "green": 0}
-    )
-    return TaskList(tasks=[_task_out(session, t) for t in tasks], counts=counts)
+    with services.sessions() as session:
+        tasks = review.list_tasks(session, user=user, now=now, kind=kind, department=department, card=card)
+        dept = access.task_department(user, department)
+        counts = review.queue_counts(session, department=dept, now=now).get(
+            kind, {"red": 0, "yellow": 0, "green": 0}
+        )
+        return TaskList(tasks=[_task_out(session, t) for t in tasks], counts=counts)
 
 
 @router.post("/tasks/{task_id}/claim", response_model=TaskOut, summary="认领任务")
-def claim(task_id: TaskId, services: ServicesDep, session: SessionDep, user: UserDep) -> TaskOut:
+def claim(task_id: TaskId, services: ServicesDep, user: SignedInDep) -> TaskOut:
     t = review.claim_task(services, user=user, task_id=task_id, now=_now())
-    return _task_out(session, t)
+    with services.sessions() as session:
+        return _task_out(session, t)
 
 
 @router.post("/tasks/{task_id}/release", response_model=TaskOut, summary="释放任务")
-def release(task_id: TaskId, services: ServicesDep, session: SessionDep, user: UserDep) -> TaskOut:
+def release(task_id: TaskId, services: ServicesDep, user: SignedInDep) -> TaskOut:
     t = review.release_task(services, user=user, task_id=task_id, now=_now())
-    return _task_out(session, t)
+    with services.sessions() as session:
+        return _task_out(session, t)
 
 
 @router.post("/tasks/{task_id}/decide", response_model=TaskOut, summary="作出审核决定（意见必填）")
-def decide(
-    task_id: TaskId, body: DecideIn, services: ServicesDep, session: SessionDep, user: UserDep
-) -> TaskOut:
+def decide(task_id: TaskId, body: DecideIn, services: ServicesDep, user: SignedInDep) -> TaskOut:
     t = review.decide_task(
         services, user=user, task_id=task_id, outcome=body.outcome, comment=body.comment, now=_now()
     )
-    return _task_out(session, t)
+    with services.sessions() as session:
+        return _task_out(session, t)
