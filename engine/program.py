@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal, TypeVar
 
 from engine import expr as E
@@ -41,24 +42,15 @@ class Step:
     value: E.Node | None = None
     rows: list[tuple[E.Node, dict[str, E.Node]]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def ordered_deps(self) -> tuple[str, ...]:
         """The steps this one reads, in name order (how its sources are cited)."""
-        cached = self.__dict__.get("_ordered_deps")
-        if cached is None:
-            cached = tuple(sorted(self.deps))
-            object.__setattr__(self, "_ordered_deps", cached)
-        return cached
+        return tuple(sorted(self.deps))
 
-    @property
+    @cached_property
     def where_paths(self) -> tuple[E.Path, ...]:
         """The facts the `where` of a look-up reads (besides the row itself)."""
-        cached = self.__dict__.get("_where_paths")
-        if cached is None:
-            found = E.free_paths(self.where, frozenset({"row"})) if self.where is not None else []
-            cached = tuple(found)
-            object.__setattr__(self, "_where_paths", cached)
-        return cached
+        return tuple(E.free_paths(self.where, frozenset({"row"}))) if self.where is not None else ()
 
 
 @dataclass(frozen=True)
@@ -84,76 +76,52 @@ class CompiledCondition:
     shown: tuple[str, ...] = ()
     """Further values the failure message cites (shown, but not inputs of the condition)."""
 
-    @property
+    @cached_property
     def cited(self) -> tuple[str, ...]:
         """Every path a decision cites for this condition: its inputs, then the shown values."""
-        cached = self.__dict__.get("_cited")
-        if cached is None:
-            cached = tuple(dict.fromkeys((*self.paths, *self.shown)))
-            object.__setattr__(self, "_cited", cached)
-        return cached
+        return tuple(dict.fromkeys((*self.paths, *self.shown)))
 
-    @property
+    @cached_property
     def leaf_memo(self) -> dict[tuple[str, ...], str | None]:
         """Whether the leaves can be compared, by the kinds of the inputs (filled by the pre-check)."""
-        memo = self.__dict__.get("_leaf_memo")
-        if memo is None:
-            memo = {}
-            object.__setattr__(self, "_leaf_memo", memo)
-        return memo
+        return {}
 
-    @property
+    @cached_property
     def plan(self) -> tuple[tuple[str, Operand, tuple[Operand, ...]], ...]:
         """The leaves as (op, left operand, right operands): an `in` has several right operands,
         a truth test none. An operand is (dotted path or None, node)."""
-        cached = self.__dict__.get("_plan")
-        if cached is None:
 
-            def operand(node: E.Node) -> Operand:
-                return (node.dotted if isinstance(node, E.Path) else None, node)
+        def operand(node: E.Node) -> Operand:
+            return (node.dotted if isinstance(node, E.Path) else None, node)
 
-            cached = tuple(
-                (
-                    leaf.op,
-                    operand(leaf.left),
-                    ()
-                    if leaf.right is None
-                    else tuple(
-                        operand(n)
-                        for n in (leaf.right.items if isinstance(leaf.right, E.ListExpr) else (leaf.right,))
-                    ),
-                )
-                for leaf in self.leaves
+        return tuple(
+            (
+                leaf.op,
+                operand(leaf.left),
+                ()
+                if leaf.right is None
+                else tuple(
+                    operand(n)
+                    for n in (leaf.right.items if isinstance(leaf.right, E.ListExpr) else (leaf.right,))
+                ),
             )
-            object.__setattr__(self, "_plan", cached)
-        return cached
+            for leaf in self.leaves
+        )
 
-    @property
+    @cached_property
     def shown_parts(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """The shown values' paths, each with its parts."""
-        cached = self.__dict__.get("_shown_parts")
-        if cached is None:
-            cached = tuple((p, tuple(p.split("."))) for p in self.shown)
-            object.__setattr__(self, "_shown_parts", cached)
-        return cached
+        return tuple((p, tuple(p.split("."))) for p in self.shown)
 
-    @property
+    @cached_property
     def path_parts(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """The input paths, each with its parts."""
-        cached = self.__dict__.get("_path_parts")
-        if cached is None:
-            cached = tuple(zip(self.paths, self.parts, strict=True))
-            object.__setattr__(self, "_path_parts", cached)
-        return cached
+        return tuple(zip(self.paths, self.parts, strict=True))
 
-    @property
+    @cached_property
     def parts(self) -> tuple[tuple[str, ...], ...]:
         """The input paths split at their dots (same order as `paths`)."""
-        cached = self.__dict__.get("_parts")
-        if cached is None:
-            cached = tuple(tuple(p.split(".")) for p in self.paths)
-            object.__setattr__(self, "_parts", cached)
-        return cached
+        return tuple(tuple(p.split(".")) for p in self.paths)
 
 
 @dataclass(frozen=True)
@@ -177,26 +145,23 @@ class Program:
     def item(self) -> str:
         return self.ruleset.item.id
 
+    @cached_property
+    def _memos(self) -> dict[str, Any]:
+        return {}
+
     def memo(self, key: str, build: Callable[[Program], _T]) -> _T:
         """A value derived from the program alone (e.g. the decision assembler's plan), built on
         first use and kept with the program."""
-        memos: dict[str, Any] | None = self.__dict__.get("_memos")
-        if memos is None:
-            memos = {}
-            object.__setattr__(self, "_memos", memos)
+        memos = self._memos
         if key not in memos:
             memos[key] = build(self)
         value: _T = memos[key]
         return value
 
-    @property
+    @cached_property
     def param_values(self) -> dict[str, Any]:
         """The parameters as engine values (`params.*` of every case): built once."""
-        cached = self.__dict__.get("_param_values")
-        if cached is None:
-            cached = {name: engine_value(p.value) for name, p in self.ruleset.parameters.items()}
-            object.__setattr__(self, "_param_values", cached)
-        return cached
+        return {name: engine_value(p.value) for name, p in self.ruleset.parameters.items()}
 
 
 def engine_value(v: Any) -> Any:
