@@ -1,5 +1,6 @@
-"""The decision (DESIGN.md §3): every condition with status, values and sources; every reason at
-once (一次性告知); the outcome; the outputs, money as strings rounded half up to the fen."""
+"""The decision: every condition with status, values and sources; every reason at once (一次性告知);
+the outcome, after the guards (engine.guards), which can only make it stricter; the outputs, money
+as strings rounded half up to the fen."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from engine import expr as E
 from engine.case import Case, validate_form
 from engine.evaluate import Checked, Evaluator, Status, check_all
 from engine.facts import DECLARED_HEADS, DocumentFacts, Facts, gather_facts
+from engine.guards import GUARDS, Outcome, apply_guards
 from engine.model import PLACEHOLDER, Output, Ruleset
 from engine.ports import RegistryPort
 from engine.program import CompiledCondition, Program
 
-Outcome = Literal["approved", "review", "returned", "rejected"]
 FEN = Decimal("0.01")
 
 
@@ -329,6 +330,10 @@ def _assembly_plan(program: Program) -> tuple[_ConditionPlan, ...]:
     return tuple(plan)
 
 
+_GUARDED = frozenset(o for g in GUARDS for o in g.applies_to)
+"""The outcomes some guard looks at."""
+
+
 def assemble(
     program: Program,
     *,
@@ -464,6 +469,10 @@ def assemble(
         outcome = "review"
     else:
         outcome = "approved"
+    if outcome in _GUARDED:
+        outcome, verdicts = apply_guards(GUARDS, outcome, case=case, registry=facts.registry)
+        for v in verdicts:
+            reasons.append({"condition": v.condition, "status": "fail", "message": v.message})
     return Decision.model_validate(
         {
             "case_id": case.case_id,

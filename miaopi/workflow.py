@@ -28,7 +28,6 @@ from engine.decision import Decision, Reason
 from engine.errors import CaseError, RulesetError, UnknownItemError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.expr import suggest
-from engine.ports import RegistryPort
 from engine.program import Program, build_program
 from extractors.errors import DocumentError
 from extractors.sniff import sniff
@@ -621,7 +620,6 @@ def process_case(
                 documents=documents,
                 now=decided_now,
             )
-            guard = blacklist_guard(registry, case=case, decision=decision)
     except Exception as exc:  # any failure: retry, then a person decides; never approved
         log.exception("case %s failed (attempt %d)", case_id, attempts)
         return _record_failure(services, case_id=case_id, owner=owner, attempts=attempts, error=exc, now=now)
@@ -639,7 +637,6 @@ def process_case(
         program=program,
         decision=decision,
         facts=facts,
-        guard=guard,
         documents=documents,
         doc_shas={kind: sha for _r, kind, sha in doc_rows},
         now=now,
@@ -654,38 +651,6 @@ class _FixedRepository:
         return self.program
 
 
-def blacklist_guard(registry: RegistryPort, *, case: Case, decision: Decision) -> str | None:
-    """An applicant on the credit blacklist never gets an automatic approval, whatever the ruleset says."""
-    if decision.outcome != "approved":
-        return None
-    subject = case.applicant.credit_code or case.applicant.id_number
-    if not subject:
-        return None
-    on = case.submitted_at.astimezone(CHINA_TZ).date()
-    for row in registry.find("credit_records", {"subject_id": [subject]}):
-        if row.get("kind") != "blacklist":
-            continue
-        listed, lifted = row.get("listed_on"), row.get("lifted_on")
-        if (listed is None or listed <= on) and (lifted is None or lifted > on):
-            return "申请人列入信用黑名单（联合惩戒对象），不适用自动审批，转人工审核"
-    return None
-
-
-def with_guard(decision: Decision, guard: str | None) -> Decision:
-    """The decision with the blacklist guard's reason applied (an approval becomes a review)."""
-    if guard is None:
-        return decision
-    return decision.model_copy(
-        update={
-            "outcome": "review",
-            "reasons": [
-                *decision.reasons,
-                Reason(condition="credit_blacklist", status="fail", message=guard),
-            ],
-        }
-    )
-
-
 def _record_decision(
     services: Services,
     *,
@@ -694,12 +659,10 @@ def _record_decision(
     program: Program,
     decision: Decision,
     facts: dict[str, Any],
-    guard: str | None,
     documents: Mapping[str, Any],
     doc_shas: dict[str, str],
     now: datetime,
 ) -> str | None:
-    decision = with_guard(decision, guard)
     outcome = decision.outcome
     try:
         with services.sessions.begin() as session:
@@ -1201,11 +1164,8 @@ def replay(services: Services, *, case_id: str, now: datetime) -> dict[str, Any]
     except LookupError as exc:  # the current version reads shared data the case never looked up
         later = None
         not_comparable = str(exc)
-    # the blacklist guard acts after the engine: apply it to the replay the same way
     original = {k: v for k, v in stored.items() if k != "elapsed_ms"}
-    guards = [r["message"] for r in stored["reasons"] if r.get("condition") == "credit_blacklist"]
-    replayed = with_guard(same, guards[0] if guards else None)
-    reproduced = {k: v for k, v in replayed.to_json_dict().items() if k != "elapsed_ms"}
+    reproduced = {k: v for k, v in same.to_json_dict().items() if k != "elapsed_ms"}
     recorded_part = {
         "version": rec.ruleset_version,
         "sha256": rec.ruleset_sha256,
@@ -1386,5 +1346,4 @@ def dry_run(services: Services, *, data: Any, evaluator: Evaluator, now: datetim
             evaluator=evaluator,
             now=now.astimezone(CHINA_TZ),
         )
-        guard = blacklist_guard(sql, case=case, decision=decision)
-    return with_guard(decision, guard).to_json_dict()
+    return decision.to_json_dict()
