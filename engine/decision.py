@@ -1,5 +1,6 @@
-"""The decision (DESIGN.md §3): every condition with status, values and sources; every reason at
-once (一次性告知); the outcome; the outputs, money as strings rounded half up to the fen."""
+"""The decision: every condition with status, values and sources; every reason at once (一次性告知);
+the outcome, after the guards (engine.guards), which can only make it stricter; the outputs, money
+as strings rounded half up to the fen."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from engine import expr as E
 from engine.case import Case, validate_form
 from engine.evaluate import Checked, Evaluator, Status, check_all
 from engine.facts import DECLARED_HEADS, DocumentFacts, Facts, gather_facts
+from engine.guards import GUARDS, Outcome, apply_guards
 from engine.model import PLACEHOLDER, Output, Ruleset
 from engine.ports import RegistryPort
 from engine.program import CompiledCondition, Program
 
-Outcome = Literal["approved", "review", "returned", "rejected"]
 FEN = Decimal("0.01")
 
 
@@ -31,13 +32,18 @@ class RulesetRef(BaseModel):
     sha256: str
 
 
+# The free-form values of a decision (a condition's values and sources, the outputs) are made by
+# the engine, typed already: they are not validated field by field again (SkipValidation), which
+# keeps building a decision as cheap as assembling its models by hand.
+
+
 class ConditionResult(BaseModel):
     id: str
     title: str
     status: Status
     on_fail: str
-    values: dict[str, Any]
-    sources: dict[str, Any]
+    values: SkipValidation[dict[str, Any]]
+    sources: SkipValidation[dict[str, Any]]
     basis: str
     missing: list[str] = []
     note: str | None = None
@@ -70,7 +76,7 @@ class Decision(BaseModel):
     item: str
     ruleset: RulesetRef
     outcome: Outcome
-    outputs: dict[str, Any]
+    outputs: SkipValidation[dict[str, Any]]
     conditions: list[ConditionResult]
     reasons: list[Reason]
     missing_materials: list[MissingMaterial]
@@ -80,57 +86,6 @@ class Decision(BaseModel):
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
-
-
-_M = TypeVar("_M", bound=BaseModel)
-_set = object.__setattr__
-_new = object.__new__
-_CONDITION_FIELDS = frozenset(ConditionResult.model_fields)
-_FIELD_COUNT: dict[type[BaseModel], int] = {
-    cls: len(cls.model_fields)
-    for cls in (RulesetRef, ConditionResult, Reason, MaterialResult, MissingMaterial, Decision)
-}
-
-
-def _templates() -> dict[type[BaseModel], dict[str, Any] | None]:
-    """Per model, every field in order with its default, when all defaults are immutable values
-    (None, numbers, strings) that instances may share; None when some default must be made anew."""
-    out: dict[type[BaseModel], dict[str, Any] | None] = {}
-    for cls in _FIELD_COUNT:
-        template: dict[str, Any] | None = {}
-        for name, info in cls.model_fields.items():
-            default = None if info.is_required() else info.default
-            if info.default_factory is not None or not isinstance(default, str | int | float | None):
-                template = None
-                break
-            template[name] = default  # type: ignore[index]
-        out[cls] = template
-    return out
-
-
-_TEMPLATES = _templates()
-
-
-def _built(cls: type[_M], **fields: Any) -> _M:
-    """A model from values the engine produced and typed itself, not validated again: what
-    `model_construct` does (fields not given take their default and stay unset), without its
-    per-field bookkeeping. The decision tests check the result equals the validated model."""
-    if len(fields) == _FIELD_COUNT[cls]:
-        data = fields
-    elif (template := _TEMPLATES[cls]) is not None:
-        data = template.copy()
-        data.update(fields)
-    else:
-        data = {
-            name: fields[name] if name in fields else info.get_default(call_default_factory=True)
-            for name, info in cls.model_fields.items()
-        }
-    obj = _new(cls)
-    _set(obj, "__dict__", data)
-    _set(obj, "__pydantic_fields_set__", set(fields))
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
 
 
 def _isoformat(now: datetime) -> str:
@@ -375,6 +330,10 @@ def _assembly_plan(program: Program) -> tuple[_ConditionPlan, ...]:
     return tuple(plan)
 
 
+_GUARDED = frozenset(o for g in GUARDS for o in g.applies_to)
+"""The outcomes some guard looks at."""
+
+
 def assemble(
     program: Program,
     *,
@@ -384,12 +343,13 @@ def assemble(
     statuses: list[Status],
     now: datetime,
 ) -> Decision:
-    """The decision of one case from its facts and statuses. Every part is built here from values
-    already checked, so the models are constructed without validating them again."""
+    """The decision of one case from its facts and statuses. Every part is built here as plain data
+    and the whole decision is validated into its models in one call (pydantic builds the nested
+    models in its core, which is as fast as assembling them by hand)."""
     rs = program.ruleset
     env = facts.env
-    conditions: list[ConditionResult] = []
-    reasons: list[Reason] = []
+    conditions: list[dict[str, Any]] = []
+    reasons: list[dict[str, Any]] = []
     cited_sources: dict[str, Any] = {}
     source_of, unknown = facts.source_of, E.MISSING
     plan: tuple[_ConditionPlan, ...] = program.memo("assembly", _assembly_plan)
@@ -422,18 +382,11 @@ def assemble(
         data["sources"] = sources
         data["missing"] = list(ck.missing)
         data["note"] = ck.problem
-        result = _new(ConditionResult)
-        _set(result, "__dict__", data)
-        _set(result, "__pydantic_fields_set__", set(_CONDITION_FIELDS))
-        _set(result, "__pydantic_extra__", None)
-        _set(result, "__pydantic_private__", None)
-        conditions.append(result)
+        conditions.append(data)
         if status == "fail":
             message = spec.message or f"不符合：{spec.title}"
             message = _fill(message, cited)
-            reasons.append(
-                _built(Reason, condition=spec.id, status="fail", message=message, basis=spec.basis)
-            )
+            reasons.append({"condition": spec.id, "status": "fail", "message": message, "basis": spec.basis})
         elif status == "unknown":
             why = (
                 f"缺少或无法读取：{'、'.join(title_of(rs, m) for m in ck.missing)}"
@@ -444,17 +397,16 @@ def assemble(
             if details:
                 why += "；" + "；".join(details)
             reasons.append(
-                _built(
-                    Reason,
-                    condition=spec.id,
-                    status="unknown",
-                    message=f"无法核验“{spec.title}”（{why}）",
-                    basis=spec.basis,
-                )
+                {
+                    "condition": spec.id,
+                    "status": "unknown",
+                    "message": f"无法核验“{spec.title}”（{why}）",
+                    "basis": spec.basis,
+                }
             )
 
-    materials: list[MaterialResult] = []
-    missing: list[MissingMaterial] = []
+    materials: list[dict[str, Any]] = []
+    missing: list[dict[str, Any]] = []
     supplied_docs = {d.kind for d in case.documents}
     for m, exempt_node in program.materials:
         supplied = (
@@ -465,38 +417,34 @@ def assemble(
             facts.sources.get(f"documents.{m.document_kind}", {}).get("error") if m.document_kind else None
         )
         if exempt:
-            materials.append(
-                _built(MaterialResult, id=m.id, title=m.title, status="exempt", reason=m.exempt_reason)
-            )
+            materials.append({"id": m.id, "title": m.title, "status": "exempt", "reason": m.exempt_reason})
         elif supplied and error:
             why = error.get("message", error.get("code"))
             msg = f"材料“{m.title}”无法读取（{why}），请重新提交清晰、完整的文件"
-            materials.append(_built(MaterialResult, id=m.id, title=m.title, status="invalid", reason=msg))
-            missing.append(_built(MissingMaterial, id=m.id, title=m.title, message=msg))
+            materials.append({"id": m.id, "title": m.title, "status": "invalid", "reason": msg})
+            missing.append({"id": m.id, "title": m.title, "message": msg})
             reasons.append(
-                _built(
-                    Reason,
-                    condition=f"material.{m.id}",
-                    status="missing_material",
-                    message=msg,
-                    basis=m.basis,
-                )
+                {
+                    "condition": f"material.{m.id}",
+                    "status": "missing_material",
+                    "message": msg,
+                    "basis": m.basis,
+                }
             )
         elif supplied:
-            materials.append(_built(MaterialResult, id=m.id, title=m.title, status="supplied"))
+            materials.append({"id": m.id, "title": m.title, "status": "supplied"})
         else:
             how = "签署并提交承诺书" if m.commitment else "提交该材料"
             msg = f"缺少材料“{m.title}”，请{how}"
-            materials.append(_built(MaterialResult, id=m.id, title=m.title, status="missing", reason=msg))
-            missing.append(_built(MissingMaterial, id=m.id, title=m.title, message=msg))
+            materials.append({"id": m.id, "title": m.title, "status": "missing", "reason": msg})
+            missing.append({"id": m.id, "title": m.title, "message": msg})
             reasons.append(
-                _built(
-                    Reason,
-                    condition=f"material.{m.id}",
-                    status="missing_material",
-                    message=msg,
-                    basis=m.basis,
-                )
+                {
+                    "condition": f"material.{m.id}",
+                    "status": "missing_material",
+                    "message": msg,
+                    "basis": m.basis,
+                }
             )
 
     outputs: dict[str, Any] = {}
@@ -521,16 +469,21 @@ def assemble(
         outcome = "review"
     else:
         outcome = "approved"
-    return _built(
-        Decision,
-        case_id=case.case_id,
-        item=rs.item.id,
-        ruleset=_built(RulesetRef, id=rs.item.id, version=rs.version, sha256=program.sha256),
-        outcome=outcome,
-        outputs=outputs,
-        conditions=conditions,
-        reasons=reasons,
-        missing_materials=missing,
-        materials=materials,
-        decided_at=_isoformat(now),
+    if outcome in _GUARDED:
+        outcome, verdicts = apply_guards(GUARDS, outcome, case=case, registry=facts.registry)
+        for v in verdicts:
+            reasons.append({"condition": v.condition, "status": "fail", "message": v.message})
+    return Decision.model_validate(
+        {
+            "case_id": case.case_id,
+            "item": rs.item.id,
+            "ruleset": {"id": rs.item.id, "version": rs.version, "sha256": program.sha256},
+            "outcome": outcome,
+            "outputs": outputs,
+            "conditions": conditions,
+            "reasons": reasons,
+            "missing_materials": missing,
+            "materials": materials,
+            "decided_at": _isoformat(now),
+        }
     )

@@ -45,6 +45,9 @@ class Facts:
     env: dict[str, Any]
     sources: dict[str, Source]
     problems: list[dict[str, Any]] = field(default_factory=list)
+    registry: RegistryPort | None = field(default=None, compare=False, repr=False)
+    """The registry the facts were read from; the decision's guards read it too (None for facts
+    built by hand, which then cannot be approved)."""
 
     def source_of(self, dotted: str) -> Source:
         """Where the value at a dotted path came from. The dict returned may be shared (with other
@@ -154,7 +157,7 @@ def gather_facts(
             "problems": doc_problems,
         }
     env["documents"] = docs_env
-    facts = Facts(env=env, sources=sources)
+    facts = Facts(env=env, sources=sources, registry=registry)
     for step in program.steps:
         if step.kind == "lookup":
             _run_lookup(step, facts, registry)

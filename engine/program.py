@@ -1,5 +1,7 @@
 """A ruleset checked and compiled: expressions parsed, names resolved, steps ordered, conditions
-compiled to durable_rules JSON. Built once per ruleset version and shared by every decision."""
+reduced to comparisons of fields and constants. Built once per ruleset version and shared by every
+decision. The program is backend-neutral: an evaluation backend compiles it further on first use
+(engine.backends.durable), and `build_program` refuses what the production backend cannot match."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal, TypeVar
 
 from engine import expr as E
+from engine.backends import durable
+from engine.conditions import Leaf, normal_form
 from engine.errors import ExpressionError, RulesetError
 from engine.loader import canonical_sha256, load_ruleset
 from engine.model import PLACEHOLDER, Condition, Derived, Lookup, Material, Output, Ruleset, Table
@@ -17,13 +22,6 @@ from engine.registries import REGISTRIES
 
 CASE_FIELDS = ("case_id", "submitted_at", "submitted_on", "commitments")
 APPLICANT_FIELDS = ("kind", "name", "id_number", "credit_code")
-MAX_CONDITIONS = 60
-"""durable_rules fails (error 303) when too many rules fire on one fact; stay well below."""
-NUMBER_SCALE = 10_000
-"""Numbers reach durable_rules as integers in units of 1/10000 (exact; durable compares doubles)."""
-NUMBER_LIMIT = Decimal(2**62) / NUMBER_SCALE
-NULL_TOKEN = "\u2205null"
-"""How a declared "none" (null) reaches durable_rules, which has no null comparisons."""
 _T = TypeVar("_T")
 CATCH_ALL_WORDING = ("其他材料", "相关材料", "等材料", "其他相关", "有关材料", "其它材料")
 
@@ -41,33 +39,15 @@ class Step:
     value: E.Node | None = None
     rows: list[tuple[E.Node, dict[str, E.Node]]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def ordered_deps(self) -> tuple[str, ...]:
         """The steps this one reads, in name order (how its sources are cited)."""
-        cached = self.__dict__.get("_ordered_deps")
-        if cached is None:
-            cached = tuple(sorted(self.deps))
-            object.__setattr__(self, "_ordered_deps", cached)
-        return cached
+        return tuple(sorted(self.deps))
 
-    @property
+    @cached_property
     def where_paths(self) -> tuple[E.Path, ...]:
         """The facts the `where` of a look-up reads (besides the row itself)."""
-        cached = self.__dict__.get("_where_paths")
-        if cached is None:
-            found = E.free_paths(self.where, frozenset({"row"})) if self.where is not None else []
-            cached = tuple(found)
-            object.__setattr__(self, "_where_paths", cached)
-        return cached
-
-
-@dataclass(frozen=True)
-class Leaf:
-    """One comparison inside a condition (operands are paths or literals)."""
-
-    op: str  # == != < <= > >= in truth
-    left: E.Node
-    right: E.Node | None
+        return tuple(E.free_paths(self.where, frozenset({"row"}))) if self.where is not None else ()
 
 
 Operand = tuple[str | None, E.Node]
@@ -79,81 +59,73 @@ class CompiledCondition:
     ast: E.Node
     paths: tuple[str, ...]
     leaves: tuple[Leaf, ...]
-    when_pass: dict[str, Any]
-    when_fail: dict[str, Any]
     shown: tuple[str, ...] = ()
     """Further values the failure message cites (shown, but not inputs of the condition)."""
 
-    @property
+    @cached_property
     def cited(self) -> tuple[str, ...]:
         """Every path a decision cites for this condition: its inputs, then the shown values."""
-        cached = self.__dict__.get("_cited")
-        if cached is None:
-            cached = tuple(dict.fromkeys((*self.paths, *self.shown)))
-            object.__setattr__(self, "_cited", cached)
-        return cached
+        return tuple(dict.fromkeys((*self.paths, *self.shown)))
+
+    @cached_property
+    def memos(self) -> dict[str, Any]:
+        """What evaluation backends derive from this condition, by backend (kept with it)."""
+        return {}
+
+    # The production backend's rules for the condition holding and failing (compiled with the
+    # program's keys when the program is built), read off the condition by callers that predate
+    # the backends package; engine.backends.durable owns them.
+    @property
+    def when_pass(self) -> dict[str, Any]:
+        when_pass: dict[str, Any] = self.memos["durable"][0]
+        return when_pass
 
     @property
+    def when_fail(self) -> dict[str, Any]:
+        when_fail: dict[str, Any] = self.memos["durable"][1]
+        return when_fail
+
+    @cached_property
     def leaf_memo(self) -> dict[tuple[str, ...], str | None]:
         """Whether the leaves can be compared, by the kinds of the inputs (filled by the pre-check)."""
-        memo = self.__dict__.get("_leaf_memo")
-        if memo is None:
-            memo = {}
-            object.__setattr__(self, "_leaf_memo", memo)
-        return memo
+        return {}
 
-    @property
+    @cached_property
     def plan(self) -> tuple[tuple[str, Operand, tuple[Operand, ...]], ...]:
         """The leaves as (op, left operand, right operands): an `in` has several right operands,
         a truth test none. An operand is (dotted path or None, node)."""
-        cached = self.__dict__.get("_plan")
-        if cached is None:
 
-            def operand(node: E.Node) -> Operand:
-                return (node.dotted if isinstance(node, E.Path) else None, node)
+        def operand(node: E.Node) -> Operand:
+            return (node.dotted if isinstance(node, E.Path) else None, node)
 
-            cached = tuple(
-                (
-                    leaf.op,
-                    operand(leaf.left),
-                    ()
-                    if leaf.right is None
-                    else tuple(
-                        operand(n)
-                        for n in (leaf.right.items if isinstance(leaf.right, E.ListExpr) else (leaf.right,))
-                    ),
-                )
-                for leaf in self.leaves
+        return tuple(
+            (
+                leaf.op,
+                operand(leaf.left),
+                ()
+                if leaf.right is None
+                else tuple(
+                    operand(n)
+                    for n in (leaf.right.items if isinstance(leaf.right, E.ListExpr) else (leaf.right,))
+                ),
             )
-            object.__setattr__(self, "_plan", cached)
-        return cached
+            for leaf in self.leaves
+        )
 
-    @property
+    @cached_property
     def shown_parts(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """The shown values' paths, each with its parts."""
-        cached = self.__dict__.get("_shown_parts")
-        if cached is None:
-            cached = tuple((p, tuple(p.split("."))) for p in self.shown)
-            object.__setattr__(self, "_shown_parts", cached)
-        return cached
+        return tuple((p, tuple(p.split("."))) for p in self.shown)
 
-    @property
+    @cached_property
     def path_parts(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """The input paths, each with its parts."""
-        cached = self.__dict__.get("_path_parts")
-        if cached is None:
-            cached = tuple(zip(self.paths, self.parts, strict=True))
-            object.__setattr__(self, "_path_parts", cached)
-        return cached
+        return tuple(zip(self.paths, self.parts, strict=True))
 
-    @property
+    @cached_property
     def parts(self) -> tuple[tuple[str, ...], ...]:
         """The input paths split at their dots (same order as `paths`)."""
-        cached = self.__dict__.get("_parts")
-        if cached is None:
-            cached = tuple(tuple(p.split(".")) for p in self.paths)
-            object.__setattr__(self, "_parts", cached)
-        return cached
+        return tuple(tuple(p.split(".")) for p in self.paths)
 
 
 @dataclass(frozen=True)
@@ -165,38 +137,48 @@ class Program:
     materials: tuple[tuple[Material, E.Node | None], ...]
     conditions: tuple[CompiledCondition, ...]
     outputs: tuple[tuple[str, Output, E.Node], ...]
-    keys: dict[str, str]
-    """dotted fact path → durable_rules field name."""
-    durable_name: str
-    durable_rules: dict[str, Any]
     lines: dict[tuple[str, ...], int]
-    conjunctive: frozenset[int] = frozenset()
-    """Indexes of the conditions inside the `ok` rule (those without alternatives)."""
 
     @property
     def item(self) -> str:
         return self.ruleset.item.id
 
+    # The production backend's compiled form, read off the program by callers that predate the
+    # backends package; engine.backends.durable owns it (`rules_for`).
+    @property
+    def durable_name(self) -> str:
+        return _durable(self).name
+
+    @property
+    def durable_rules(self) -> dict[str, Any]:
+        return _durable(self).rules
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """dotted fact path → durable_rules field name."""
+        return _durable(self).keys
+
+    @property
+    def conjunctive(self) -> frozenset[int]:
+        return _durable(self).conjunctive
+
+    @cached_property
+    def _memos(self) -> dict[str, Any]:
+        return {}
+
     def memo(self, key: str, build: Callable[[Program], _T]) -> _T:
         """A value derived from the program alone (e.g. the decision assembler's plan), built on
         first use and kept with the program."""
-        memos: dict[str, Any] | None = self.__dict__.get("_memos")
-        if memos is None:
-            memos = {}
-            object.__setattr__(self, "_memos", memos)
+        memos = self._memos
         if key not in memos:
             memos[key] = build(self)
         value: _T = memos[key]
         return value
 
-    @property
+    @cached_property
     def param_values(self) -> dict[str, Any]:
         """The parameters as engine values (`params.*` of every case): built once."""
-        cached = self.__dict__.get("_param_values")
-        if cached is None:
-            cached = {name: engine_value(p.value) for name, p in self.ruleset.parameters.items()}
-            object.__setattr__(self, "_param_values", cached)
-        return cached
+        return {name: engine_value(p.value) for name, p in self.ruleset.parameters.items()}
 
 
 def engine_value(v: Any) -> Any:
@@ -331,16 +313,16 @@ class _Builder:
             (m, self.parse(m.exempt_when, f"materials.{i}.exempt_when") if m.exempt_when else None)
             for i, m in enumerate(rs.materials)
         )
-        if len(rs.conditions) > MAX_CONDITIONS:
-            raise self.fail(f"条件过多（{len(rs.conditions)} > {MAX_CONDITIONS}），请拆分事项", "conditions")
+        too_many = durable.check_program_size(len(rs.conditions))
+        if too_many:
+            raise self.fail(too_many, "conditions")
         keys: dict[str, str] = {}
         conditions = tuple(self.compile_condition(i, c, keys) for i, c in enumerate(rs.conditions))
         outputs = tuple(
             (name, o, self.parse(o.expr, f"outputs.{name}.expr")) for name, o in rs.outputs.items()
         )
         sha = canonical_sha256(rs)
-        durable_name = f"{rs.item.id}-{rs.version}-{sha[:16]}".replace(".", "_")
-        return Program(
+        program = Program(
             ruleset=rs,
             sha256=sha,
             source=self.source,
@@ -348,12 +330,10 @@ class _Builder:
             materials=materials,
             conditions=conditions,
             outputs=outputs,
-            keys=keys,
-            durable_name=durable_name,
-            durable_rules=_durable_rules(conditions),
-            conjunctive=frozenset(i for i, c in enumerate(conditions) if is_conjunctive(c)),
             lines=self.lines,
         )
+        durable.rules_for(program)  # compiled here, so a program is ready for the production backend
+        return program
 
     def check_wording(self) -> None:
         """The seeds forbid catch-all (兜底) wording in materials and conditions."""
@@ -429,21 +409,18 @@ class _Builder:
     # ------------------------------------------------------------------ conditions
 
     def compile_condition(self, i: int, c: Condition, keys: dict[str, str]) -> CompiledCondition:
+        """A condition reduced to its leaves, and checked against the production backend (its rules
+        are compiled here once, with the keys of the conditions before it, only to refuse what
+        durable_rules cannot match)."""
         path = f"conditions.{i}.when"
         ast = self.parse(c.when, path)
         leaves: list[Leaf] = []
         try:
-            when_pass = _compile_bool(ast, keys, leaves)
-            when_fail = _compile_bool(E.negate(ast), keys, [])
+            normal_form(ast, leaves)
+            normal_form(E.negate(ast))
+            durable.compile_condition(ast, keys)
         except ExpressionError as exc:
             raise self.fail(exc.message, path, exc.suggestion) from exc
-        worst = max(alternatives(when_pass), alternatives(when_fail))
-        if worst > MAX_ALTERNATIVES:
-            raise self.fail(
-                f"条件展开后有 {worst} 种组合（上限 {MAX_ALTERNATIVES}），规则引擎无法高效匹配",
-                path,
-                "把部分判断写进 derived，再在条件中引用其结果",
-            )
         paths = tuple(dict.fromkeys(p.dotted for p in E.free_paths(ast)))
         shown: list[str] = []
         if c.message:
@@ -451,170 +428,9 @@ class _Builder:
                 self.check_path(E.Path(tuple(placeholder.split("."))), f"conditions.{i}.message")
                 if placeholder not in paths:
                     shown.append(placeholder)
-        return CompiledCondition(
-            c, ast, paths, tuple(leaves), when_pass, when_fail, tuple(dict.fromkeys(shown))
-        )
+        return CompiledCondition(c, ast, paths, tuple(leaves), tuple(dict.fromkeys(shown)))
 
 
-# --------------------------------------------------------------------------- durable_rules JSON
+def _durable(program: Program) -> durable.DurableRules:
+    return durable.rules_for(program)
 
-
-def encode_value(value: Any) -> Any:
-    """A known fact value as durable_rules sees it: exact integers, ordinals, strings, booleans."""
-    if value is None:
-        return NULL_TOKEN
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, Decimal):
-        if not value.is_finite() or abs(value) >= NUMBER_LIMIT:
-            raise OverflowError(f"数值超出可比较范围：{value}")
-        scaled = value * NUMBER_SCALE
-        if scaled != scaled.to_integral_value():
-            raise ValueError(f"数值 {value} 超过 4 位小数精度（请用 round() 取整到所需位数）")
-        return int(scaled)
-    if isinstance(value, date):
-        return value.toordinal()
-    if isinstance(value, str):
-        if value == NULL_TOKEN:
-            raise ValueError("文本与空值标记相同，无法比较")
-        return value
-    raise TypeError(f"不能交给规则引擎比较的值：{value!r}")
-
-
-def _operand(node: E.Node) -> E.Node:
-    if isinstance(node, E.Call) and all(isinstance(a, E.Literal) for a in node.args):
-        value = E.evaluate(node, {})
-        if value is E.MISSING:
-            raise ExpressionError(f"常量 {node.name}(...) 无法求值")
-        return E.Literal(value)
-    if isinstance(node, E.Path | E.Literal):
-        return node
-    raise ExpressionError(
-        "条件中只能比较字段与常量（或两个字段）；计算、计数等请写进 derived，再在条件中引用",
-    )
-
-
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-_DURABLE_OP = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "!=": "$neq"}
-
-
-def _key(path: E.Path, keys: dict[str, str]) -> str:
-    dotted = path.dotted
-    if dotted not in keys:
-        keys[dotted] = f"k{len(keys)}"
-    return keys[dotted]
-
-
-def _compare_json(op: str, left: E.Node, right: E.Node, keys: dict[str, str]) -> dict[str, Any]:
-    if isinstance(left, E.Literal) and isinstance(right, E.Path):
-        left, right, op = right, left, _FLIP[op]
-    if isinstance(left, E.Literal) and isinstance(right, E.Literal):
-        truth = E.compare(op, left.value, right.value)
-        return {"_t": "c"} if truth is True else {"_t": "never"}
-    assert isinstance(left, E.Path)
-    k = _key(left, keys)
-    target: Any
-    if isinstance(right, E.Path):
-        # durable_rules counts a comparison with an absent `$m` field as true: require it to exist
-        other = _key(right, keys)
-        cmp = {k: {"$m": other}} if op == "==" else {_DURABLE_OP[op]: {k: {"$m": other}}}
-        return {"$and": [{"$ex": {other: 1}}, cmp]}
-    else:
-        assert isinstance(right, E.Literal)
-        try:
-            target = encode_value(right.value)
-        except (OverflowError, TypeError, ValueError) as exc:
-            raise ExpressionError(f"条件中的常量无法交给规则引擎比较：{exc}") from exc
-    if op == "==":
-        return {k: target}
-    return {_DURABLE_OP[op]: {k: target}}
-
-
-def _in_operands(node: E.Binary) -> tuple[E.Node, list[E.Node]]:
-    left = _operand(node.left)
-    if not isinstance(node.right, E.ListExpr) or not node.right.items:
-        raise ExpressionError("条件中的 in 右侧必须是非空常量列表，如 ['a', 'b']")
-    items = [_operand(i) for i in node.right.items]
-    if not all(isinstance(i, E.Literal) for i in items):
-        raise ExpressionError("条件中的 in 右侧必须是常量列表")
-    return left, items
-
-
-def _compile_bool(node: E.Node, keys: dict[str, str], leaves: list[Leaf]) -> dict[str, Any]:
-    if isinstance(node, E.Binary) and node.op in ("and", "or"):
-        parts: list[Any] = []
-        for side in (node.left, node.right):
-            sub = _compile_bool(side, keys, leaves)
-            tag = "$" + node.op
-            parts.extend(sub.get(tag, [sub]))
-        return {"$" + node.op: parts}
-    if isinstance(node, E.Unary) and node.op == "not":
-        inner = node.operand
-        if isinstance(inner, E.Path):
-            leaves.append(Leaf("truth", inner, None))
-            return {_key(inner, keys): False}
-        if isinstance(inner, E.Binary) and inner.op == "in":
-            left, items = _in_operands(inner)
-            leaves.append(Leaf("in", left, E.ListExpr(tuple(items))))
-            return {"$and": [_compare_json("!=", left, i, keys) for i in items]}
-        if isinstance(inner, E.Unary) and inner.op == "not":
-            return _compile_bool(inner.operand, keys, leaves)
-        pushed = E.negate(inner)
-        if isinstance(pushed, E.Unary) and pushed.op == "not" and pushed.operand == inner:
-            raise ExpressionError("条件中的 not 只能作用于比较、字段或它们的 and/or 组合")
-        return _compile_bool(pushed, keys, leaves)
-    if isinstance(node, E.Path):
-        leaves.append(Leaf("truth", node, None))
-        return {_key(node, keys): True}
-    if isinstance(node, E.Literal) and isinstance(node.value, bool):
-        return {"_t": "c"} if node.value else {"_t": "never"}
-    if isinstance(node, E.Binary) and node.op in E.COMPARISONS:
-        left, right = _operand(node.left), _operand(node.right)
-        leaves.append(Leaf(node.op, left, right))
-        return _compare_json(node.op, left, right, keys)
-    if isinstance(node, E.Binary) and node.op == "in":
-        left, items = _in_operands(node)
-        leaves.append(Leaf("in", left, E.ListExpr(tuple(items))))
-        return {"$or": [_compare_json("==", left, i, keys) for i in items]}
-    raise ExpressionError("条件必须由比较、字段、and/or/not 组成；计算请写进 derived")
-
-
-MAX_ALTERNATIVES = 32
-"""durable_rules matches a rule in disjunctive normal form: a rule with more alternatives than this
-is refused (the matching cost grows with their product)."""
-
-
-def alternatives(rule: Any) -> int:
-    """Number of alternatives of a compiled expression in disjunctive normal form."""
-    if isinstance(rule, dict):
-        if "$or" in rule:
-            return sum(alternatives(r) for r in rule["$or"])
-        if "$and" in rule:
-            n = 1
-            for r in rule["$and"]:
-                n *= alternatives(r)
-            return n
-    return 1
-
-
-def is_conjunctive(c: CompiledCondition) -> bool:
-    return alternatives(c.when_pass) == 1
-
-
-def _durable_rules(conditions: tuple[CompiledCondition, ...]) -> dict[str, Any]:
-    """The rules: `ok` fires once when every conjunctive condition holds (the clean-case fast path;
-    conditions with alternatives stay out of it, as their product would explode the match); `f<i>`
-    fires only when condition i fails; `u` fires when some condition is unknown, so every fact fires
-    a rule."""
-    marker = {"_t": "c"}
-    rules: dict[str, Any] = {}
-    conj: list[Any] = [marker]
-    for c in conditions:
-        if is_conjunctive(c):
-            conj.extend(c.when_pass.get("$and", [c.when_pass]))
-    rules["ok"] = {"all": [{"m": {"$and": conj}}], "run": "ok"}
-    for i, c in enumerate(conditions):
-        body = c.when_fail.get("$and", [c.when_fail])
-        rules[f"f{i}"] = {"all": [{"m": {"$and": [marker, *body]}}], "run": f"f{i}"}
-    rules["u"] = {"all": [{"m": {"$and": [marker, {"_u": 1}]}}], "run": "u"}
-    return rules

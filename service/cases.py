@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.case import CHINA_TZ, Case, DocumentRef, parse_case
-from engine.decision import Decision, Reason, decide
+from engine.decision import Decision, decide
 from engine.errors import CaseError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.facts import DocumentFacts
@@ -130,38 +130,6 @@ def decide_program(
         decision.elapsed_ms,
     )
     return decision
-
-
-def blacklist_guard(registry: RegistryPort, *, case: Case, decision: Decision) -> str | None:
-    """An applicant on the credit blacklist never gets an automatic approval, whatever the ruleset says."""
-    if decision.outcome != "approved":
-        return None
-    subject = case.applicant.credit_code or case.applicant.id_number
-    if not subject:
-        return None
-    on = case.submitted_at.astimezone(CHINA_TZ).date()
-    for row in registry.find("credit_records", {"subject_id": [subject]}):
-        if row.get("kind") != "blacklist":
-            continue
-        listed, lifted = row.get("listed_on"), row.get("lifted_on")
-        if (listed is None or listed <= on) and (lifted is None or lifted > on):
-            return "申请人列入信用黑名单（联合惩戒对象），不适用自动审批，转人工审核"
-    return None
-
-
-def with_guard(decision: Decision, guard: str | None) -> Decision:
-    """The decision with the blacklist guard's reason applied (an approval becomes a review)."""
-    if guard is None:
-        return decision
-    return decision.model_copy(
-        update={
-            "outcome": "review",
-            "reasons": [
-                *decision.reasons,
-                Reason(condition="credit_blacklist", status="fail", message=guard),
-            ],
-        }
-    )
 
 
 # -- submission ------------------------------------------------------------------------------------------
@@ -353,8 +321,7 @@ def dry_run(services: Services, *, data: Any, evaluator: Evaluator, now: datetim
             evaluator=evaluator,
             now=now.astimezone(CHINA_TZ),
         )
-        guard = blacklist_guard(sql, case=case, decision=decision)
-    return with_guard(decision, guard).to_json_dict()
+    return decision.to_json_dict()
 
 
 # -- case views ------------------------------------------------------------------------------------------

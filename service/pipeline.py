@@ -19,7 +19,7 @@ from engine.case import CHINA_TZ, DocumentRef, parse_case
 from engine.decision import Decision
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.program import Program
-from service.cases import blacklist_guard, decide_program, with_guard
+from service.cases import decide_program
 from service.documents import DocumentReader
 from service.records import RecordingRegistry, encode_documents
 from service.results import issue_result
@@ -115,7 +115,6 @@ def process_case(
                 documents=documents,
                 now=decided_now,
             )
-            guard = blacklist_guard(registry, case=case, decision=decision)
     except Exception as exc:  # any failure: retry, then a person decides; never approved
         log.exception("case %s failed (attempt %d)", case_id, attempts)
         return _record_failure(services, case_id=case_id, owner=owner, attempts=attempts, error=exc, now=now)
@@ -133,7 +132,6 @@ def process_case(
         program=program,
         decision=decision,
         facts=facts,
-        guard=guard,
         documents=documents,
         doc_shas={kind: sha for _r, kind, sha in doc_rows},
         now=now,
@@ -148,12 +146,10 @@ def _record_decision(
     program: Program,
     decision: Decision,
     facts: dict[str, Any],
-    guard: str | None,
     documents: Mapping[str, Any],
     doc_shas: dict[str, str],
     now: datetime,
 ) -> str | None:
-    decision = with_guard(decision, guard)
     outcome = decision.outcome
     try:
         with services.sessions.begin() as session:

@@ -12,7 +12,6 @@ from engine.case import parse_case
 from engine.decision import Decision, decide
 from engine.evaluate import DurableEvaluator
 from engine.program import Program
-from service.cases import with_guard
 from service.errors import NotFound
 from service.records import ReplayRegistry, decode_documents
 from service.rulesets import active_version
@@ -42,11 +41,8 @@ def replay(services: Services, *, case_id: str, now: datetime) -> dict[str, Any]
     except LookupError as exc:  # the current version reads shared data the case never looked up
         later = None
         not_comparable = str(exc)
-    # the blacklist guard acts after the engine: apply it to the replay the same way
     original = {k: v for k, v in stored.items() if k != "elapsed_ms"}
-    guards = [r["message"] for r in stored["reasons"] if r.get("condition") == "credit_blacklist"]
-    replayed = with_guard(same, guards[0] if guards else None)
-    reproduced = {k: v for k, v in replayed.to_json_dict().items() if k != "elapsed_ms"}
+    reproduced = {k: v for k, v in same.to_json_dict().items() if k != "elapsed_ms"}
     recorded_part = {
         "version": rec.ruleset_version,
         "sha256": rec.ruleset_sha256,

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from engine_kit import pilot
 
+from engine.backends.durable import MAX_CONDITIONS, NULL_TOKEN, NUMBER_SCALE
 from engine.errors import RulesetError
-from engine.program import MAX_CONDITIONS, NULL_TOKEN, NUMBER_SCALE, Program, build_program
+from engine.program import Program, build_program
 
 BASE = """\
 # 测试事项
