@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.zen_jdm [--write]     # regenerate benchmarks/zen/<item>.json
 
 The graph is generated from rulesets/<item>/ruleset.yaml by translating our expression language
-(engine/expr.py) into ZEN expressions:
+(engine/expr/) into ZEN expressions:
 
 - derived values → expression nodes (`$.name` for a value computed earlier in the same node),
   decision tables → `decisionTableNode`s with the first-hit policy, conditions, materials, outputs

@@ -1,4 +1,4 @@
-"""The case (application) contract of DESIGN.md §3, and its validation against a ruleset's fields."""
+"""The case (application) contract (docs/architecture.md), and its validation against a ruleset's fields."""
 
 from __future__ import annotations
 

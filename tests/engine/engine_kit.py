@@ -64,12 +64,12 @@ MONEY = re.compile(r"-?(0|[1-9][0-9]*)\.[0-9]{2}")
 
 
 def money_places_ok(text: Any) -> bool:
-    """A money output: a decimal string with exactly two places, as DESIGN.md §3 says."""
+    """A money output: a decimal string with exactly two places, as docs/architecture.md says."""
     return isinstance(text, str) and MONEY.fullmatch(text) is not None
 
 
 def assert_invariants(decision: Decision, program: Program) -> None:
-    """What must hold of every decision, whatever the case (DESIGN.md §2-3)."""
+    """What must hold of every decision, whatever the case (docs/architecture.md)."""
     rs = program.ruleset
     statuses = {c.id: c.status for c in decision.conditions}
     # every condition of the ruleset appears exactly once, in ruleset order
