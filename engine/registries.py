@@ -1,4 +1,4 @@
-"""The catalogue of shared-data registries (docs/architecture.md): names, columns, value kinds and record keys.
+"""The catalogue of shared-data registries (docs/architecture.md): names, columns, value kinds, keys.
 
 The decision core reasons about registry rows through this catalogue only; storage adapters keep
 their tables in step with it (a test checks that they agree).
