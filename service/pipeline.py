@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("miaopi.workflow")
 
 
+class WorkerLost(RuntimeError):
+    """Earlier attempts at a case ended without a result: their worker process died."""
+
+
 def lease_next(services: Services, *, owner: str, now: datetime) -> str | None:
     """Take the oldest case that is queued or whose lease has expired; None when there is none.
     The compare-and-set update makes two workers never hold the same case."""
@@ -86,6 +90,16 @@ def process_case(
         docs = session.scalars(select(CaseDocument).where(CaseDocument.case_id == case_id)).all()
         version = active_version(session, item=row.item, at=received_at)
         doc_rows = [(d.ref, d.kind, d.sha256) for d in docs]
+    if attempts > services.settings.max_attempts:
+        # Every lease counts as an attempt, also one whose worker died before it could record a failure
+        # (a case that kills its worker never reaches _record_failure): past the limit the case goes to
+        # a person instead of being tried again and again.
+        crashed = WorkerLost(
+            f"处理该案件的工作进程已 {attempts - 1} 次未能完成（进程意外终止），不再自动重试，转人工审核"
+        )
+        return _record_failure(
+            services, case_id=case_id, owner=owner, attempts=attempts, error=crashed, now=now
+        )
     try:
         program = services.rulesets.program_for(version)
         case = parse_case(payload, ruleset=program.ruleset)

@@ -171,3 +171,34 @@ def test_a_worker_killed_while_idle_does_not_stall_the_api(env: Env) -> None:
                 time.sleep(0.1)
             assert view["status"] == "decided" and view["outcome"] == "approved"
         assert supervisor.restarts >= 3
+
+
+def test_a_case_that_kills_its_worker_goes_to_a_person_after_max_attempts(env: Env) -> None:
+    """A poison case: every worker that takes it dies before recording anything, so its failures are
+    never recorded. Leases count as attempts: past max_attempts it goes to a person, not round again."""
+    from datetime import timedelta
+
+    from service.documents import DocumentReader
+    from service.pipeline import lease_next, process_case
+    from service.transactions import utcnow
+
+    services = env.services
+    limit = services.settings.max_attempts
+    case_id = submit(env, "dt-01-only-home-small", case_id="poison-1")
+    now = utcnow()
+    for attempt in range(1, limit + 1):
+        assert lease_next(services, owner=f"w{attempt}", now=now) == case_id  # ...and that worker dies
+        now += timedelta(seconds=services.settings.lease_seconds + 1)
+    assert lease_next(services, owner="last", now=now) == case_id
+    with DocumentReader(services.settings.extract_options()) as reader:
+        outcome = process_case(services, case_id=case_id, owner="last", reader=reader, now=now)
+    assert outcome == "review"
+    with services.sessions() as session:
+        row = session.get(CaseRow, case_id)
+        assert row is not None
+        assert (row.status, row.outcome, row.attempts) == ("failed", "review", limit + 1)
+        assert row.error is not None and "转人工审核" in row.error
+        assert session.scalars(select(DecisionRow).where(DecisionRow.case_id == case_id)).first() is None
+        tasks = session.scalars(select(TaskRow).where(TaskRow.case_id == case_id)).all()
+        assert [t.kind for t in tasks] == ["review"]
+    assert lease_next(services, owner="again", now=now + timedelta(hours=1)) is None  # never taken again
