@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse
 
 from api import pages, problems
 from api.deps import ServicesDep
+from api.limits import BodyLimitMiddleware
 from api.metrics import LatencyMiddleware, Metrics
 from api.routes import router
 from api.schemas import Health
@@ -67,6 +68,9 @@ def create_app(
     app.state.metrics = metrics
     metrics.watch_engine(engine_pool)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
+    app.add_middleware(
+        BodyLimitMiddleware, json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes
+    )
     problems.install(app)
     app.include_router(router)
 

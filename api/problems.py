@@ -110,11 +110,26 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}.get(
             exc.status_code, "http_error"
         )
+        detail = str(exc.detail)
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # the framework's answer when decoding the body failed (e.g. JSON nested too deep)
+            code, detail = "unreadable_body", "请求正文无法解析：不是合法的 JSON，或嵌套层数过多"
         return problem(
             exc.status_code,
             title=titles.get(exc.status_code, "请求无法处理"),
-            detail=str(exc.detail),
+            detail=detail,
             code=code,
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        # JSON nested so deep that decoding it (before any route code) exhausts the stack
+        return problem(
+            422,
+            title="请求内容有误",
+            detail="请求正文的 JSON 嵌套层数过多",
+            code="invalid_request",
             instance=request.url.path,
         )
 

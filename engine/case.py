@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -95,7 +95,9 @@ class Case(BaseModel):
     applicant: Applicant
     form: dict[str, Any]
     documents: list[DocumentRef] = Field(default_factory=list, max_length=100)
-    commitments: list[str] = Field(default_factory=list, max_length=50)
+    commitments: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )
 
     @field_validator("submitted_at")
     @classmethod
@@ -110,9 +112,36 @@ class Case(BaseModel):
         return self.submitted_at.astimezone(CHINA_TZ).date()
 
 
+MAX_DEPTH = 32
+"""The deepest nesting of objects and lists a case may have (the contract itself needs four levels):
+deeper data is refused before any validation walks it."""
+
+
+def too_deep(data: Any, *, limit: int = MAX_DEPTH) -> str | None:
+    """The path of the first object or list nested deeper than `limit`, or None; iterative, so any
+    depth is checked without recursion."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.items()
+        elif isinstance(value, list):
+            children = enumerate(value)
+        else:
+            continue
+        if depth > limit:
+            return path or "(顶层)"
+        for key, child in children:
+            stack.append((child, f"{path}.{key}" if path else str(key), depth + 1))
+    return None
+
+
 def parse_case(data: Any, *, ruleset: Ruleset | None = None) -> Case:
     """Validate case JSON data; every problem is reported at once, each with its path. Given the
     item's ruleset, the declared form is checked in the same pass (一次性告知)."""
+    deep = too_deep(data)
+    if deep is not None:
+        raise case_error([{"path": deep, "message": f"嵌套层数超过 {MAX_DEPTH} 层"}])
     problems: list[dict[str, str]] = []
     case: Case | None = None
     try:

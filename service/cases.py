@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.case import CHINA_TZ, Case, DocumentRef, parse_case
+from engine.case import CHINA_TZ, MAX_DEPTH, Case, DocumentRef, parse_case
 from engine.decision import Decision, decide
 from engine.errors import CaseError
 from engine.evaluate import DurableEvaluator, Evaluator
@@ -47,19 +47,38 @@ decision_log = logging.getLogger("miaopi")
 
 
 # -- reading and deciding one case ---------------------------------------------------------------------
+MAX_CASE_FILE_BYTES = 4 * 2**20
+"""A case file's size limit: a case is a form and references to documents, never the documents."""
+
+
+def decode_case_json(raw: bytes | str, *, where: str) -> Any:
+    """JSON text → data, with CaseError for text that is not UTF-8, not JSON, or nested so deep that
+    decoding it would exhaust the stack (the nesting limit itself is checked by parse_case)."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise CaseError(f"{where}: 案件文件不是 UTF-8 编码") from exc
+    except json.JSONDecodeError as exc:
+        raise CaseError(f"{where}: JSON 格式错误，第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}") from exc
+    except RecursionError as exc:
+        raise CaseError(f"{where}: JSON 嵌套层数过多（上限 {MAX_DEPTH} 层）") from exc
+
+
 def read_case_file(path: Path, *, repository: RulesetLoader | None = None) -> tuple[Case, dict[str, Any]]:
     """Read and validate a case JSON file. Raises CaseError with the place of every problem; with a
     repository, the item must exist and its declared form is checked in the same pass."""
     try:
+        size = path.stat().st_size
+        if size > MAX_CASE_FILE_BYTES:
+            raise CaseError(
+                f"{path}: 案件文件 {size / 2**20:.1f} MiB，超过 {MAX_CASE_FILE_BYTES // 2**20} MiB 上限"
+                "（材料文件请单独提交，不要嵌入案件 JSON）"
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise CaseError(f"无法读取案件文件 {path}：{exc.strerror}") from exc
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise CaseError(f"{path}: 案件文件不是 UTF-8 编码") from exc
-    except json.JSONDecodeError as exc:
-        raise CaseError(f"{path}: JSON 格式错误，第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}") from exc
+    data = decode_case_json(raw, where=str(path))
     if not isinstance(data, dict):
         raise CaseError(f"{path}: 案件应为 JSON 对象")
     ruleset = None

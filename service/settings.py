@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     )
     web_session_hours: float = Field(default=8.0, gt=0, le=72, description="how long a sign-in lasts")
     max_upload_bytes: int = Field(default=64 * 2**20, ge=1, description="one submission, all files")
+    max_json_bytes: int = Field(
+        default=2**20, ge=1024, description="a request body other than a multipart upload (JSON, forms)"
+    )
 
     def extract_options(self) -> ExtractOptions:
         return ExtractOptions(

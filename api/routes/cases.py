@@ -125,6 +125,10 @@ async def submit_multipart(
             f"case 字段不是合法 JSON：第 {exc.lineno} 行第 {exc.colno} 列",
             problems=[{"path": "case", "message": exc.msg}],
         ) from exc
+    except RecursionError as exc:
+        raise InvalidRequest(
+            "case 字段的 JSON 嵌套层数过多", problems=[{"path": "case", "message": "嵌套层数过多"}]
+        ) from exc
     limit = services.settings.max_upload_bytes
     uploads: list[cases.Upload] = []
     total = 0

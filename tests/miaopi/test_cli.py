@@ -253,3 +253,18 @@ def test_golden_run_fails_on_a_wrong_expectation(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "1 failed" in result.stdout
+
+
+def test_decide_refuses_a_deep_or_huge_case_file_with_exit_2(loaded: str, tmp_path: Path) -> None:
+    """JSON nested 10,000 deep used to print a RecursionError traceback and exit 1."""
+    data = sample("dt-01")
+    text = json.dumps({**data, "form": {"extra": "__DEEP__"}})
+    text = text.replace('"__DEEP__"', "[" * 10_000 + "]" * 10_000)
+    deep = write_case(tmp_path, text, name="deep.json")
+    result = run("decide", str(deep), "--db", loaded)
+    assert result.exit_code == 2, result.output
+    assert "嵌套" in result.stderr and "Traceback" not in result.output
+    huge = write_case(tmp_path, json.dumps({**data, "form": {"extra": "a" * (5 * 2**20)}}), name="huge.json")
+    result = run("decide", str(huge), "--db", loaded)
+    assert result.exit_code == 2, result.output
+    assert "上限" in result.stderr
