@@ -62,6 +62,8 @@ class WebSession:
     csrf: str
     password: str
     """Fingerprint of the password hash at sign-in: changing the password ends the session."""
+    issued: int = 0
+    """Unix time of the sign-in: sign-out (or revocation) ends every session issued before it."""
 
 
 def session_key(request: Request) -> bytes:
@@ -90,7 +92,13 @@ def password_fingerprint(user: User) -> str:
 def sign_session(key: bytes, session: WebSession) -> str:
     body = _b64(
         json.dumps(
-            {"u": session.user_id, "e": session.expires, "c": session.csrf, "p": session.password},
+            {
+                "u": session.user_id,
+                "e": session.expires,
+                "c": session.csrf,
+                "p": session.password,
+                "i": session.issued,
+            },
             separators=(",", ":"),
         ).encode("utf-8")
     )
@@ -100,11 +108,13 @@ def sign_session(key: bytes, session: WebSession) -> str:
 
 def new_session(key: bytes, user: User, *, hours: float) -> tuple[WebSession, str]:
     """A fresh session for `user` and its cookie value."""
+    now = time.time()
     session = WebSession(
         user_id=user.id,
-        expires=int(time.time() + hours * 3600),
+        expires=int(now + hours * 3600),
         csrf=secrets.token_urlsafe(24),
         password=password_fingerprint(user),
+        issued=int(now * 1000),  # milliseconds: a sign-in right after a sign-out is not ended by it
     )
     return session, sign_session(key, session)
 
@@ -120,7 +130,11 @@ def read_session(key: bytes, value: str | None, *, now: float | None = None) -> 
             return None
         data: Any = json.loads(_unb64(body))
         session = WebSession(
-            user_id=str(data["u"]), expires=int(data["e"]), csrf=str(data["c"]), password=str(data["p"])
+            user_id=str(data["u"]),
+            expires=int(data["e"]),
+            csrf=str(data["c"]),
+            password=str(data["p"]),
+            issued=int(data.get("i", 0)),
         )
     except (ValueError, KeyError, TypeError, UnicodeError):
         return None
@@ -138,10 +152,20 @@ def web_session(request: Request, session: Session) -> tuple[User, WebSession] |
     result: tuple[User, WebSession] | None = None
     if ws is not None:
         user = user_by_id(session, ws.user_id)
-        if user is not None and hmac.compare_digest(password_fingerprint(user), ws.password):
+        if (
+            user is not None
+            and hmac.compare_digest(password_fingerprint(user), ws.password)
+            and not _ended(user, ws)
+        ):
             result = (user, ws)
     request.state.web_session = result
     return result
+
+
+def _ended(user: User, ws: WebSession) -> bool:
+    """The session was signed in before the user signed out (or was revoked)."""
+    after = user.sessions_valid_after
+    return after is not None and ws.issued <= int(after.timestamp() * 1000)
 
 
 def csrf_ok(ws: WebSession, supplied: str | None) -> bool:

@@ -398,6 +398,24 @@ def user_add(
     out.print(token)
 
 
+@user_app.command("revoke")
+def user_revoke(
+    user_id: Annotated[str, typer.Argument(help="sign-in name")],
+    db: DbOption = None,
+) -> None:
+    """End a user's access at once: their API token stops working and their page sessions end."""
+    from service.errors import ServiceError
+    from service.transactions import utcnow
+    from service.users import revoke_user
+
+    services = _services(db)
+    try:
+        revoke_user(services, user_id=user_id, now=utcnow())
+    except ServiceError as exc:
+        raise fail(EXIT_BAD_INPUT, exc.message) from exc
+    out.print(f"已吊销用户 {user_id} 的访问令牌并结束其全部登录会话")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         description="key signing the approvers' sign-in cookies (default: a random key per start)",
     )
     web_session_hours: float = Field(default=8.0, gt=0, le=72, description="how long a sign-in lasts")
+    token_days: float = Field(default=180.0, gt=0, le=3650, description="how long an API token is valid")
+    sign_in_failures: int = Field(
+        default=5, ge=1, le=100, description="wrong passwords per account (and 4x per address) before a pause"
+    )
+    sign_in_pause_s: float = Field(default=900.0, ge=1, description="how long sign-in stays refused then")
     max_upload_bytes: int = Field(default=64 * 2**20, ge=1, description="one submission, all files")
     max_json_bytes: int = Field(
         default=2**20, ge=1024, description="a request body other than a multipart upload (JSON, forms)"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.errors import Conflict, InvalidRequest
-from service.transactions import SYSTEM
+from service.errors import Conflict, InvalidRequest, NotFound
+from service.transactions import SYSTEM, utcnow
 from store import audit
 from store.records import ROLES, User
 
@@ -64,6 +64,7 @@ def add_user(
         token_sha256=hash_token(token),
         password_hash=hash_password(password) if password else None,
         created_at=now,
+        token_expires_at=now + timedelta(days=services.settings.token_days),
     )
     try:
         with services.sessions.begin() as session:
@@ -82,8 +83,70 @@ def add_user(
     return user, token
 
 
-def user_by_token(session: Session, token: str) -> User | None:
-    return session.scalars(select(User).where(User.token_sha256 == hash_token(token))).first()
+def user_by_token(session: Session, token: str, *, now: datetime | None = None) -> User | None:
+    """The user of an API token that has neither expired nor been revoked."""
+    user = session.scalars(select(User).where(User.token_sha256 == hash_token(token))).first()
+    if user is None or user.token_expires_at is None:
+        return user
+    return user if user.token_expires_at > (now or utcnow()) else None
+
+
+def end_sessions(services: Services, *, user_id: str, now: datetime, reason: str = "signed_out") -> None:
+    """Every page session of the user signed in until now ends (sign-out ends them everywhere)."""
+    with services.sessions.begin() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            return
+        user.sessions_valid_after = now
+        audit.append(session, actor=user_id, action=f"user.{reason}", subject=user_id, at=now)
+
+
+def revoke_user(services: Services, *, user_id: str, now: datetime) -> None:
+    """The user's API token stops working at once and their page sessions end."""
+    with services.sessions.begin() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"用户 {user_id} 不存在")
+        user.token_sha256 = hash_token(secrets.token_urlsafe(32))  # a token nobody holds
+        user.token_expires_at = now
+        user.sessions_valid_after = now
+        audit.append(session, actor=SYSTEM, action="user.revoked", subject=user_id, at=now)
+
+
+class SignInThrottle:
+    """Wrong passwords per account and per address within a window: past the limit, sign-in is refused
+    (even with the right password) until the window has passed. Kept in the API process's memory."""
+
+    def __init__(self, *, failures: int, pause_s: float) -> None:
+        self.limits = {"account": failures, "address": failures * 4}
+        self.pause_s = pause_s
+        self._failed: dict[tuple[str, str], list[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self._failed.get(key, []) if t > now - self.pause_s]
+        if times:
+            self._failed[key] = times
+        else:
+            self._failed.pop(key, None)
+        return times
+
+    def retry_after(self, *, account: str, address: str, now: float) -> int | None:
+        """Seconds until sign-in is allowed again, or None when it is allowed now."""
+        waits = []
+        for kind, value in (("account", account), ("address", address)):
+            times = self._recent((kind, value), now)
+            if len(times) >= self.limits[kind]:
+                waits.append(times[-self.limits[kind]] + self.pause_s - now)
+        return max(1, int(max(waits)) + 1) if waits else None
+
+    def failed(self, *, account: str, address: str, now: float) -> None:
+        if len(self._failed) > 100_000:
+            self._failed.clear()  # bounded memory under a flood of distinct names
+        for key in (("account", account), ("address", address)):
+            self._failed.setdefault(key, []).append(now)
+
+    def succeeded(self, *, account: str) -> None:
+        self._failed.pop(("account", account), None)
 
 
 def user_by_id(session: Session, user_id: str) -> User | None:

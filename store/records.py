@@ -67,6 +67,10 @@ class User(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    """Page sessions signed in before this time are no longer valid (signed out, or revoked)."""
+    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    """The API token is refused from this time on (None: a token issued before tokens expired)."""
 
 
 class RulesetVersion(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -12,7 +13,9 @@ from api import presenters as p
 from api.deps import SESSION_COOKIE, ServicesDep, SessionDep, new_session, session_key, web_session
 from api.pages.common import LOGIN_COOKIE, check_csrf, render, safe_next
 from service import access
-from service.users import check_password, hash_password, user_by_id
+from service.container import Services
+from service.transactions import utcnow
+from service.users import SignInThrottle, check_password, end_sessions, hash_password, user_by_id
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,6 +63,15 @@ def login_form(request: Request, session: SessionDep, next: str | None = None) -
 _DUMMY_HASH = hash_password("miaopi-timing-equaliser")
 
 
+def _throttle(request: Request, services: Services) -> SignInThrottle:
+    throttle: SignInThrottle | None = getattr(request.app.state, "sign_in_throttle", None)
+    if throttle is None:
+        settings = services.settings
+        throttle = SignInThrottle(failures=settings.sign_in_failures, pause_s=settings.sign_in_pause_s)
+        request.app.state.sign_in_throttle = throttle
+    return throttle
+
+
 @router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
@@ -80,12 +92,29 @@ def login(
             status=403,
             user_id=user_id,
         )
-    user = user_by_id(session, user_id.strip()) if user_id.strip() else None
+    throttle = _throttle(request, services)
+    account = user_id.strip()
+    address = request.client.host if request.client else ""
+    clock = time.monotonic()
+    wait = throttle.retry_after(account=account, address=address, now=clock)
+    if wait is not None:
+        refused = _login_page(
+            request,
+            next_url=next_url,
+            error=f"密码错误次数过多，请 {max(1, round(wait / 60))} 分钟后再试。",
+            status=429,
+            user_id=user_id,
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
+    user = user_by_id(session, account) if account else None
     ok = check_password(password, user.password_hash if user else _DUMMY_HASH)
     if user is None or not ok:
+        throttle.failed(account=account, address=address, now=clock)
         return _login_page(
             request, next_url=next_url, error="用户名或密码错误，请重新输入。", status=401, user_id=user_id
         )
+    throttle.succeeded(account=account)
     if not access.is_staff(user):
         return _login_page(
             request,
@@ -110,10 +139,14 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep, csrf: str = Form("", max_length=100)) -> Response:
+def logout(
+    request: Request, services: ServicesDep, session: SessionDep, csrf: str = Form("", max_length=100)
+) -> Response:
     signed = web_session(request, session)
     if signed is not None:
         check_csrf(signed[1], csrf)
+        # server-side: the cookie stops working everywhere, not only in this browser
+        end_sessions(services, user_id=signed[0].id, now=utcnow())
     response = RedirectResponse("/login?msg=signed_out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

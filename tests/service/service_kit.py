@@ -15,6 +15,7 @@ from service.cases import Upload, submit_case
 from service.container import Services, create_services
 from service.rulesets import seed_rulesets
 from service.settings import Settings
+from service.transactions import utcnow
 from service.users import add_user
 from store.records import User
 
@@ -75,7 +76,7 @@ def make_env(settings: Settings) -> Env:
             department=dept,
             password=None,
             token=token_of(user_id),
-            now=SEEDED_AT,
+            now=utcnow(),  # tokens expire (settings.token_days) from when they are issued
         )
         env.users[user_id] = user
     return env

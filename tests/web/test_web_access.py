@@ -297,3 +297,81 @@ def test_post_check_revoke_withdraws_the_result(client: TestClient, env: WebEnv)
         code = session.scalars(select(ResultRow.code).where(ResultRow.case_id == APPROVED)).one()
     verdict = client.get(f"/verify/{code}")
     assert "已被撤销" in verdict.text
+
+
+def test_sign_out_ends_the_session_on_the_server_not_only_in_the_browser(
+    client: TestClient, env: WebEnv
+) -> None:
+    """The old cookie used to open /queue for up to 8 hours after sign-out."""
+    csrf = sign_in(client, "tax")
+    old = client.cookies.get(SESSION_COOKIE)
+    assert old
+    assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+    with TestClient(create_app(env.settings, services=env.services), follow_redirects=False) as other:
+        other.cookies.set(SESSION_COOKIE, old)
+        assert other.get("/queue").status_code == 303  # replayed elsewhere: signed out there too
+    sign_in(client, "tax")  # a new sign-in works at once
+    assert client.get("/queue").status_code == 200
+
+
+def test_sign_in_is_paused_after_repeated_wrong_passwords(client: TestClient, env: WebEnv) -> None:
+    """30 wrong passwords then a success used to go through in 1.4 s."""
+
+    def attempt(password: str) -> int:
+        page = client.get("/login")
+        token = CSRF.search(page.text)
+        assert token is not None
+        data = {"user_id": "tax", "password": password, "csrf": token.group(1), "next": "/queue"}
+        return client.post("/login", data=data).status_code
+
+    assert [attempt("wrong") for _ in range(env.settings.sign_in_failures)] == [
+        401
+    ] * env.settings.sign_in_failures
+    page = client.get("/login")
+    token = CSRF.search(page.text)
+    assert token is not None
+    r = client.post("/login", data={"user_id": "tax", "password": PASSWORD, "csrf": token.group(1)})
+    assert r.status_code == 429  # even the right password, until the pause has passed
+    assert int(r.headers["Retry-After"]) > 0 and "分钟后再试" in r.text
+
+
+def test_api_tokens_expire_and_can_be_revoked(client: TestClient, env: WebEnv) -> None:
+    from datetime import timedelta
+
+    from service.transactions import utcnow
+    from service.users import add_user, revoke_user
+
+    now = utcnow()
+    _user, token = add_user(
+        env.services,
+        user_id="short-lived",
+        display_name="临时",
+        role="auditor",
+        department=None,
+        password=None,
+        now=now,
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/audit/verify", headers=headers).status_code == 200
+    with env.services.sessions.begin() as session:
+        user = session.get(User, "short-lived")
+        assert user is not None and user.token_expires_at is not None
+        assert user.token_expires_at > now + timedelta(days=env.settings.token_days - 1)
+        user.token_expires_at = now - timedelta(seconds=1)
+    client.app.state.token_cache = {}  # type: ignore[attr-defined]
+    assert client.get("/api/v1/audit/verify", headers=headers).status_code == 401
+
+    _user, token = add_user(
+        env.services,
+        user_id="revoked-one",
+        display_name="吊销",
+        role="auditor",
+        department=None,
+        password=None,
+        now=now,
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/audit/verify", headers=headers).status_code == 200
+    revoke_user(env.services, user_id="revoked-one", now=utcnow())
+    client.app.state.token_cache = {}  # type: ignore[attr-defined]
+    assert client.get("/api/v1/audit/verify", headers=headers).status_code == 401
