@@ -70,7 +70,9 @@ onnxruntime threads spinning.) What set the defaults in extractors/ocr/rapid.py 
 worker RSS 327.2 → 327.4 MiB from page 50 to 450 in the first process, 297.8 → 298.0 MiB from page
 550 to 950 in the second (started by the recycling at page 500): flat; 0.86 s per page through the
 worker, 2 process starts.
-"""
+
+Why one module of this length: the page renderer, the configurations, the accuracy measure and the worker
+soak are one benchmark script, run as a whole."""
 
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ embedded default (or on PostgreSQL), with its shared data loaded. The load gener
 request i is due at t0 + i/rate whatever happened to the earlier ones, and its latency is counted
 from that due time, so a server that falls behind shows it in the percentiles (no coordinated
 omission).
-"""
+
+Why one module of this length: the running server fixture, the open-loop load generator and the two
+scenarios that use them form one benchmark."""
 
 from __future__ import annotations
 

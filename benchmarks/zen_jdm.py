@@ -19,7 +19,9 @@ The graph is generated from rulesets/<item>/ruleset.yaml by translating our expr
 
 Only the parts of the language the pilot rulesets use in derived values, tables, conditions and
 outputs are translated; anything else raises `Untranslatable` naming the expression.
-"""
+
+Why one module of this length: it is a translator from our expression language to ZEN expressions, case
+by case of the syntax tree, plus the input builder; its halves are read together."""
 
 from __future__ import annotations
 

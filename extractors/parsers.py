@@ -30,7 +30,10 @@ separators as full stops (``1.234.567.89``). The rule:
 * ``,`` followed by exactly two final digits and no ``.`` at all (``1,234,56``, ``1234,56``) is an
   OCR'd decimal point, and ``。`` a full stop: corrections.
 * Units ``万``/``万元`` and ``亿``/``亿元`` multiply; the result must still be exact to the fen.
-"""
+
+Why one module of this length: it is a flat table of small pure parsers, one per value kind (amounts and
+大写, areas, dates, ID numbers, credit codes, text and names), each with its OCR-confusion rules;
+they share the normalisation helpers at the top."""
 
 from __future__ import annotations
 

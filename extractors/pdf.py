@@ -2,7 +2,10 @@
 layer, with PDFium's own text as the fallback where pdfminer cannot map glyphs to Unicode.
 
 PDFium is not thread-safe, not even across different documents, so every PDFium call in this module
-runs under one process-wide lock. pdfplumber is pure Python and runs outside it."""
+runs under one process-wide lock. pdfplumber is pure Python and runs outside it.
+
+Why one module of this length: every PDFium call must sit behind the one process-wide lock defined here,
+so structure checks, text layer, table rulings and rendering stay together."""
 
 from __future__ import annotations
 

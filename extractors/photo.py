@@ -28,7 +28,11 @@ Citizens photograph contracts lying on a desk: the page is a quadrilateral small
 What was done is returned as PageNotes (rectified, turned, or no page found in a photo), which
 `collect_notes` gathers for the caller (extractors/extract.py turns them into the extraction's
 problems, informational codes `page_rectified` / `page_turned`, and `no_page_found`). Nothing is
-downloaded: the models are the wheel's files (extractors/ocr/rapid.bundled_models)."""
+downloaded: the models are the wheel's files (extractors/ocr/rapid.bundled_models).
+
+Why one module of this length: it is one pipeline (is it a photo, find the page, rectify, even the light,
+turn it upright, calibrate) whose steps share the same geometry helpers; split, each part would be read
+only beside the others."""
 
 from __future__ import annotations
 

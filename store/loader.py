@@ -12,7 +12,9 @@ Files are read as streams into per-load staging tables (temporary, private to th
 so memory stays bounded whatever the file's size; the difference to the registry is then computed and
 applied by the database in one transaction under the registries' write lock. Every file is checked
 before anything is written, and a dry run computes the same counts and writes nothing.
-"""
+
+Why one module of this length: reading, checking, staging and applying a load are one transaction's
+steps."""
 
 from __future__ import annotations
 
