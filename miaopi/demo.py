@@ -76,8 +76,13 @@ def ensure_demo_users(services: Any) -> dict[str, str]:
 
 
 def sample_submissions(settings: Settings) -> list[tuple[str, dict[str, Any], list[tuple[str, bytes]]]]:
+    """The golden cases of every item (samples/<item>/cases); other sample sets, such as the held-out
+    documents' cases (samples/heldout), are measurement sets and are not submitted."""
+    items = {p.name for p in settings.rulesets_dir.iterdir() if p.is_dir()}
     out = []
-    for folder in sorted(p for p in settings.samples_dir.iterdir() if (p / "cases").is_dir()):
+    for folder in sorted(
+        p for p in settings.samples_dir.iterdir() if p.name in items and (p / "cases").is_dir()
+    ):
         for path in sorted((folder / "cases").glob("*.json")):
             data = json.loads(path.read_text(encoding="utf-8"))
             files = [(d["path"], (path.parent / d["path"]).read_bytes()) for d in data.get("documents", [])]
