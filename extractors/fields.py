@@ -847,6 +847,7 @@ def extract_fields(
         result = _extract_one(ex, name, spec, problems)
         if result is not None:
             found[name] = result
+    _check_ranges(fields, found, problems)
     return Extraction(
         kind=kind,
         pages=len(doc.pages),
@@ -854,6 +855,33 @@ def extract_fields(
         fields=found,
         problems=problems,
     )
+
+
+def _check_ranges(
+    fields: dict[str, DocField], found: dict[str, ExtractedField], problems: list[Problem]
+) -> None:
+    """The two ends of a range (fields with `range_part` start and end and the same `range_labels`, e.g.
+    有效期起 / 有效期止): when the end is not after the start, one of them is misread, so neither is
+    given (`range_inverted`)."""
+    for start_name, start in fields.items():
+        if start.range_part != "start" or start.type != "date":
+            continue
+        for end_name, end in fields.items():
+            if end.range_part != "end" or end.type != "date" or end.range_labels != start.range_labels:
+                continue
+            a, b = found.get(start_name), found.get(end_name)
+            if a is None or b is None or str(b.value) > str(a.value):
+                continue
+            del found[start_name], found[end_name]
+            for name in (start_name, end_name):
+                problems.append(
+                    Problem(
+                        code="range_inverted",
+                        message=f"“{end.title}”（{b.value}）不晚于“{start.title}”（{a.value}），无法确定",
+                        field=name,
+                        page=a.page,
+                    )
+                )
 
 
 _ORDINAL = re.compile(r"[(（][一二三四五六七八九十0-9]{1,2}[)）]")
@@ -880,7 +908,7 @@ def _extract_one(ex: _Extractor, name: str, spec: DocField, problems: list[Probl
     if not candidates and spec.type != "amount":
         problems.append(Problem(code="field_not_found", message=f"未找到“{spec.title}”", field=name))
         return None
-    parse = _PARSERS[spec.type]
+    parse = P.FORMATS[spec.format] if spec.format is not None else _PARSERS[spec.type]
     parsed: list[tuple[_Candidate, Any]] = []
     errors: list[tuple[_Candidate, P.ParseError]] = []
     for cand in candidates:
