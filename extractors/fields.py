@@ -47,12 +47,16 @@ class _Row:
     bottom: float = 0.0
     xs: list[float] = field(default_factory=list)
     """x of each character where the line's word boxes give it (text layers), else -1."""
+    confs: list[float] = field(default_factory=list)
+    """Confidence of each character: its word's where the line's words spell it (OCR backends give
+    them per character or word), never above its line's; the line's otherwise (1 for gaps)."""
 
     def build(self) -> _Row:
         self.lines.sort(key=lambda ln: ln.box[0])
         chars: list[str] = []
         owner: list[int] = []
         xs: list[float] = []
+        confs: list[float] = []
         for i, line in enumerate(self.lines):
             if chars:
                 chars.append(" ")  # a gap between segments stops a value
@@ -71,22 +75,34 @@ class _Row:
                 chars.append(ch)
                 owner.append(i)
                 xs.append(-1.0)
+            confs += [1.0 if o != i else line.confidence for o in owner[len(confs) :]]
             word_x = _word_xs(line)
-            if word_x is not None and len(word_x) == sum(1 for o in owner[start:] if o == i):
+            word_c = _word_confs(line)
+            count = sum(1 for o in owner[start:] if o == i)
+            if word_x is not None and len(word_x) == count:
                 k = 0
                 for p in range(start, len(chars)):
                     if owner[p] == i:
                         xs[p] = word_x[k]
                         k += 1
+            if word_c is not None and len(word_c) == count:
+                k = 0
+                for p in range(start, len(chars)):
+                    if owner[p] == i:
+                        confs[p] = min(word_c[k], line.confidence)
+                        k += 1
         self.text = "".join(chars)
         self.owner = owner
         self.xs = xs
+        self.confs = confs
         self.top = min(ln.box[1] for ln in self.lines)
         self.bottom = max(ln.box[3] for ln in self.lines)
         return self
 
     def span(self, start: int, end: int) -> tuple[Box, float, str]:
-        """Box, confidence and raw text of the characters [start, end)."""
+        """Box, confidence and raw text of the characters [start, end). The confidence is the least
+        of the characters' own (`confs`) after punctuation trimmed from the value's ends: a value is
+        as sure as its least sure character, not as its line (label and punctuation included)."""
         idx = sorted({self.owner[k] for k in range(start, end) if self.owner[k] >= 0})
         if not idx:
             return (0.0, 0.0, 0.0, 0.0), 0.0, ""
@@ -97,7 +113,14 @@ class _Row:
             max(ln.box[2] for ln in lines),
             max(ln.box[3] for ln in lines),
         )
-        return box, min(ln.confidence for ln in lines), self.text[start:end]
+        a, b = start, end
+        while a < b and self.text[a] in _TRIM:
+            a += 1
+        while b > a and self.text[b - 1] in _TRIM:
+            b -= 1
+        own = [self.confs[k] for k in range(a, b) if self.owner[k] >= 0]
+        conf = min(own) if own else min(ln.confidence for ln in lines)
+        return box, conf, self.text[start:end]
 
     def x_at(self, pos: int) -> float:
         """x of the character at `pos`: from its word's box, else estimated (characters spread evenly
@@ -122,6 +145,18 @@ def _word_xs(line: Line) -> list[float] | None:
         text = [ch for ch in _half(word.text) if not ch.isspace() and ch not in "_＿"]
         x0, _, x1, _ = word.box
         out += [x0 + (x1 - x0) * n / max(len(text), 1) for n in range(len(text))]
+    return out
+
+
+def _word_confs(line: Line) -> list[float] | None:
+    """Confidence of each non-space character of a line whose words carry their own (a word's for
+    each of its characters)."""
+    if not line.words:
+        return None
+    out: list[float] = []
+    for word in line.words:
+        n = sum(1 for ch in _half(word.text) if not ch.isspace() and ch not in "_＿")
+        out += [word.confidence] * n
     return out
 
 
@@ -199,6 +234,7 @@ def _merge(a: _Row, b: _Row) -> _Row:
     merged.text = a.text + b.text
     merged.owner = a.owner + [o + len(a.lines) if o >= 0 else -1 for o in b.owner]
     merged.xs = a.xs + b.xs
+    merged.confs = a.confs + b.confs
     merged.top, merged.bottom = a.top, b.bottom
     return merged
 
