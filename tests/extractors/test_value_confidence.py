@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.model import DocField
-from extractors.fields import extract_fields
+from extractors.fields import CHARACTER_DOUBT_WEIGHT, extract_fields
 from extractors.model import Line, Word
 from extractors.ocr.base import make_line
 from extractors.photo import photo_confidence
@@ -17,6 +17,7 @@ FIELDS = {
     "enterprise_name": DocField(title="企业名称", type="text", labels=["企业名称"]),
     "valid_to": DocField(title="有效期止", type="date", labels=["有效期至"]),
 }
+NAME = {"legal_representative": DocField(title="法定代表人", type="text", labels=["法定代表人"])}
 THRESHOLD = 0.9
 
 
@@ -34,15 +35,22 @@ def scored(text: str, row: float, line_conf: float, low: dict[int, float] | None
 
 def test_a_value_with_one_unsure_character_on_a_sure_line_is_below_threshold() -> None:
     text = "企业名称：四川建工集团有限公司"
-    ex = extract_fields(doc(scored(text, 0, 0.97, {text.index("工"): 0.55})), kind="x", fields=FIELDS)
+    ex = extract_fields(doc(scored(text, 0, 0.97, {text.index("工"): 0.4})), kind="x", fields=FIELDS)
     got = ex.fields["enterprise_name"]
     assert got.value == "四川建工集团有限公司"
-    assert got.confidence == 0.55 < THRESHOLD
+    assert got.confidence == pytest.approx(1 - CHARACTER_DOUBT_WEIGHT * 0.6)
+    assert got.confidence < THRESHOLD
+
+
+def test_a_value_whose_characters_are_unsure_on_average_is_below_threshold() -> None:
+    text = "法定代表人：张娟"
+    ex = extract_fields(doc(scored(text, 0, 0.95, {6: 0.8, 7: 0.85})), kind="x", fields=NAME)
+    assert ex.fields["legal_representative"].confidence == pytest.approx(0.825)
 
 
 def test_a_permit_number_with_one_unsure_letter_is_below_threshold() -> None:
     text = "许可证编号：(川)JZ安许证字[2024]010231"
-    ex = extract_fields(doc(scored(text, 0, 0.96, {text.index("J"): 0.62})), kind="x", fields=FIELDS)
+    ex = extract_fields(doc(scored(text, 0, 0.96, {text.index("J"): 0.45})), kind="x", fields=FIELDS)
     assert ex.fields["permit_no"].confidence < THRESHOLD
 
 
@@ -78,7 +86,9 @@ def test_words_that_do_not_spell_the_line_are_not_used() -> None:
 
 def test_photo_calibration_applies_to_the_characters() -> None:
     text = "企业名称：四川建工集团有限公司"
-    raw = scored(text, 0, 0.995, {text.index("工"): 0.97})
+    raw = scored(text, 0, 0.98, {k: 0.98 for k in range(len(text))} | {text.index("工"): 0.7})
+    ex = extract_fields(doc(raw), kind="x", fields=FIELDS)
+    assert ex.fields["enterprise_name"].confidence >= THRESHOLD  # a scan: sure enough
     calibrated = raw.model_copy(
         update={
             "confidence": photo_confidence(raw.confidence),
@@ -88,5 +98,6 @@ def test_photo_calibration_applies_to_the_characters() -> None:
         }
     )
     ex = extract_fields(doc(calibrated), kind="x", fields=FIELDS)
-    assert ex.fields["enterprise_name"].confidence == pytest.approx(photo_confidence(0.97))
-    assert ex.fields["enterprise_name"].confidence < THRESHOLD
+    least = 1 - CHARACTER_DOUBT_WEIGHT * (1 - photo_confidence(0.7))
+    assert ex.fields["enterprise_name"].confidence == pytest.approx(least)
+    assert ex.fields["enterprise_name"].confidence < THRESHOLD  # a photo: not
