@@ -64,9 +64,10 @@ sets of 24 synthetic photos, of the key fields the recogniser gave 0.90-0.985, 8
 none of 112 at 0.9875 and above (factor 8). A field's confidence now comes from the characters of its
 value (extractors/fields.py `_Row.span`), where the misread ones show: on the photo tuning set, read
 uncalibrated, the three wrong values scored 0.55-0.93 (mean of the value's characters) with a least
-character at 0.42-0.59, and factor 3 (the mean must be at least 0.967, no character under 0.83)
-keeps all of them below 0.9 with a margin (the nearest at 0.80) while giving 64 right values of 104
-instead of 58 (factor 2: 70, nearest wrong at 0.87; factor 8: 55)."""
+character at 0.42-0.59. With factor 3 a value passes 0.9 only when the mean of its characters is at
+least 0.967 and none is under 0.83; the nearest wrong value is then at 0.75, and the photo tuning
+set gives 65 right key fields of 104 (58 with factor 8 and line confidences; estimated 55 with
+factor 8 and 70 with factor 2, nearest wrong at 0.83, on value confidences)."""
 MIN_SIDE_SUPPORT = 0.55
 """Every side of a page quad must have a contrasting edge along at least this share of its length."""
 
