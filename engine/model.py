@@ -77,6 +77,9 @@ class FieldSpec(_Strict):
 
 
 DocFieldType = Literal["text", "names", "id_number", "id_numbers", "credit_code", "amount", "area", "date"]
+DocFieldFormat = Literal["permit_no"]
+"""Known formats a text value must have (extractors/parsers.py `FORMATS`): `permit_no` a safety-production
+permit number, （省简称）+ two capital letters + 安许证字 + bracketed year + a 3–6 digit serial."""
 
 
 class DocField(_Strict):
@@ -102,11 +105,15 @@ class DocField(_Strict):
     shared_sublabels: list[str] | None = None
     """With `section`: labels of persons who may or may not count as the party (共有人, 共有权人). When one
     is named inside the party's block, the party's list fields are not read (a problem instead)."""
+    format: DocFieldFormat | None = None
+    """For text: the format the value must have; a value that does not fit is not given (`bad_format`)."""
 
     @model_validator(mode="after")
     def _check_party(self) -> DocField:
         if (self.excluded_sublabels or self.shared_sublabels) and not self.section:
             raise ValueError("excluded_sublabels / shared_sublabels 只能与 section（当事人一栏）一起使用")
+        if self.format is not None and self.type != "text":
+            raise ValueError("format 只能用于 text 类型的字段")
         return self
 
 

@@ -5,7 +5,7 @@ ID numbers and credit codes validated by the engine's rules, names and addresses
 Every parser returns a `Parsed` (the value, the raw text, the OCR corrections applied and a factor
 by which the caller multiplies the OCR confidence) or raises `ParseError` with a stable code:
 `not_an_amount`, `amounts_disagree`, `not_an_area`, `not_a_date`, `invalid_id_number`,
-`invalid_credit_code`, `empty_text`.
+`invalid_credit_code`, `empty_text`, `bad_format` (a text value not of its declared format, `FORMATS`).
 
 Corrections are short strings such as ``"O→0 @7"``: the character read, the character meant and the
 1-based position in the cleaned value. Each correction multiplies `confidence_factor` by 0.9; a value
@@ -51,6 +51,7 @@ import cn2an
 from engine.identifiers import is_valid_credit_code, is_valid_id_number
 
 __all__ = [
+    "FORMATS",
     "ParseError",
     "Parsed",
     "amount_to_capitals",
@@ -62,6 +63,7 @@ __all__ = [
     "parse_id_number",
     "parse_id_numbers",
     "parse_names",
+    "parse_permit_no",
     "parse_text",
     "reconcile_amounts",
 ]
@@ -732,3 +734,44 @@ def parse_id_numbers(text: str) -> Parsed:
     if not numbers:
         raise ParseError("invalid_id_number", "未读到身份证号码")
     return Parsed(numbers, raw, tuple(corrections), _factor(corrections))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Text values of a known format (DocField.format)
+
+PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+"""The 31 province-level abbreviations of the mainland (a safety permit's issuing province)."""
+_BRACKETS = {"（": "）", "(": ")", "〔": "〕", "[": "]", "【": "】"}
+_OPEN = re.escape("".join(_BRACKETS))
+_CLOSE = re.escape("".join(_BRACKETS.values()))
+_PERMIT_NO = re.compile(
+    rf"(?P<o1>[{_OPEN}])(?P<prov>[^{_CLOSE}]+)(?P<c1>[{_CLOSE}])(?P<kind>[A-Z]{{2}})安许证字"
+    rf"(?P<o2>[{_OPEN}])(?P<year>\d{{4}})(?P<c2>[{_CLOSE}])(?P<serial>\d{{3,6}})"
+)
+PERMIT_YEARS = (1990, 2100)
+
+
+def parse_permit_no(text: str) -> Parsed:
+    """A safety-production permit number as printed, e.g. '（鄂）JZ安许证字【2005】000115',
+    '(川)JZ安许证字[2024]010231': a province abbreviation (`PROVINCES`) in brackets, two capital
+    letters, 安许证字, a year (1990–2100) in brackets and a 3–6 digit serial. Brackets may be （）, (),
+    〔〕, [] or 【】, each pair matching. Read as `parse_text` (spaces removed); anything else is
+    `bad_format`: OCR that drops or changes one character gives a number that does not fit."""
+    value = re.sub(r"\s+", "", parse_text(text).value)
+    m = _PERMIT_NO.fullmatch(value)
+    problem = None
+    if m is None:
+        problem = "不符合“（省简称）XX安许证字〔年份〕编号”的格式"
+    elif m["prov"] not in PROVINCES or len(m["prov"]) != 1:
+        problem = f"“{m['prov']}”不是省级行政区简称"
+    elif _BRACKETS[m["o1"]] != m["c1"] or _BRACKETS[m["o2"]] != m["c2"]:
+        problem = "括号不成对"
+    elif not PERMIT_YEARS[0] <= int(m["year"]) <= PERMIT_YEARS[1]:
+        problem = f"年份 {m['year']} 不在 {PERMIT_YEARS[0]}–{PERMIT_YEARS[1]} 之间"
+    if problem is not None:
+        raise ParseError("bad_format", f"许可证编号{problem}：{text.strip()}")
+    return Parsed(value, text.strip())
+
+
+FORMATS: dict[str, Callable[[str], Parsed]] = {"permit_no": parse_permit_no}
+"""DocField.format → the parser that reads and checks a text value of that format."""

@@ -61,11 +61,17 @@ FLAT_AREA = 0.88
 """A page quad covering more than this share of the frame with right angles is a scan, not a photo."""
 MIN_AREA = 0.12
 """A page must cover at least this share of the frame."""
-PHOTO_DOUBT_FACTOR = 8.0
-"""How much less sure a line read from a photo is than the recogniser says (`photo_confidence`).
-Measured on two sets of 24 synthetic photos (the tuning set and one made with other seeds from other
-scans, read without this calibration): of the key fields the recogniser gave 0.90-0.985, 8 of 44
-were wrong; of those at 0.9875 and above, none of 112. With 8, a 0.90 threshold needs 0.9875."""
+PHOTO_DOUBT_FACTOR = 3.0
+"""How much less sure a line (and each of its characters) read from a photo is than the recogniser
+says (`photo_confidence`). First measured with a field's confidence taken from its whole line: on two
+sets of 24 synthetic photos, of the key fields the recogniser gave 0.90-0.985, 8 of 44 were wrong,
+none of 112 at 0.9875 and above (factor 8). A field's confidence now comes from the characters of its
+value (extractors/fields.py `_Row.span`), where the misread ones show: on the photo tuning set, read
+uncalibrated, the three wrong values scored 0.55-0.93 (mean of the value's characters) with a least
+character at 0.42-0.59. With factor 3 a value passes 0.9 only when the mean of its characters is at
+least 0.967 and none is under 0.83; the nearest wrong value is then at 0.75, and the photo tuning
+set gives 65 right key fields of 104 (58 with factor 8 and line confidences; estimated 55 with
+factor 8 and 70 with factor 2, nearest wrong at 0.83, on value confidences)."""
 MIN_SIDE_SUPPORT = 0.55
 """Every side of a page quad must have a contrasting edge along at least this share of its length."""
 
@@ -136,7 +142,7 @@ def photo_confidence(confidence: float) -> float:
     was blurred, resampled and JPEG-compressed by a phone it misreads single characters (a J dropped
     from 'JZ', 娟 read 姐, 四 read 西) while still reporting 0.95-0.98, values that on scans are
     never wrong. Calibrated, a field read from a photo passes a 0.90 threshold only when the
-    recogniser was at least 0.9875 sure."""
+    recogniser was at least 0.967 sure of its value (on average over its characters)."""
     return max(0.0, 1.0 - PHOTO_DOUBT_FACTOR * (1.0 - confidence))
 
 
