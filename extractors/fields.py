@@ -5,6 +5,11 @@ text to the right of one of its labels (after an optional colon, up to the next 
 nothing follows the label on its row, the row below; text values continue onto a following row
 that is aligned with them. Labels match with or without colons, in full- or half-width
 punctuation, and with the spaces OCR sometimes inserts between characters.
+
+Why one module of this length (about 1,200 lines): the rows of a page, the label matching, the
+party sections, the candidates and the confidence rules are read together whenever a field is
+wrong; the first split planned is the rows and their geometry (`_Row` and its helpers) into a module
+of their own.
 """
 
 from __future__ import annotations
