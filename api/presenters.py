@@ -23,6 +23,19 @@ OUTCOMES = {
     "confirmed": "核查无误",
     "revoked": "已撤销",
 }
+PERSON_OUTCOMES = {**OUTCOMES, "approved": "准予（人工审核通过）"}
+"""An approver's decision: an approval by a person is not 秒批."""
+
+
+def case_outcome(outcome: str | None, *, engine_outcome: str | None) -> str:
+    """The label of a case's outcome: 秒批 only when the engine's own approval stands; an outcome an
+    approver set differs from the engine's and is labelled as a person's decision."""
+    if not outcome:
+        return "尚未作出"
+    labels = PERSON_OUTCOMES if engine_outcome and engine_outcome != outcome else OUTCOMES
+    return labels.get(outcome, outcome)
+
+
 CASE_STATUSES = {
     "queued": "排队待审",
     "processing": "引擎审查中",

@@ -81,6 +81,8 @@ templates.env.filters["china"] = p.china
 templates.env.filters["show"] = p.show
 templates.env.globals.update(
     OUTCOMES=p.OUTCOMES,
+    PERSON_OUTCOMES=p.PERSON_OUTCOMES,
+    case_outcome=p.case_outcome,
     CASE_STATUSES=p.CASE_STATUSES,
     TASK_KINDS=p.TASK_KINDS,
     TASK_STATUSES=p.TASK_STATUSES,

@@ -375,3 +375,13 @@ def test_api_tokens_expire_and_can_be_revoked(client: TestClient, env: WebEnv) -
     revoke_user(env.services, user_id="revoked-one", now=utcnow())
     client.app.state.token_cache = {}  # type: ignore[attr-defined]
     assert client.get("/api/v1/audit/verify", headers=headers).status_code == 401
+
+
+def test_an_approval_by_a_person_is_not_labelled_as_instant() -> None:
+    """A case an approver approved was shown as 准予（秒批通过）on its page."""
+    from api.presenters import case_outcome
+
+    assert case_outcome("approved", engine_outcome="approved") == "准予（秒批通过）"
+    assert case_outcome("approved", engine_outcome="review") == "准予（人工审核通过）"
+    assert case_outcome("rejected", engine_outcome="review") == "不予受理/不予许可"
+    assert case_outcome(None, engine_outcome=None) == "尚未作出"

@@ -121,7 +121,7 @@ def test_review_claim_decide_and_verify(page: Page, server: tuple[str, WebEnv]) 
     page.get_by_label(re.compile("审批意见")).fill("经核实，合同价格以网签合同为准，差额系装修款，准予办理")
     page.get_by_role("button", name="提交决定").click()
     expect(page.get_by_role("status")).to_contain_text("已作出决定")
-    expect(page.locator("#case-outcome")).to_have_text("准予（秒批通过）")
+    expect(page.locator("#case-outcome")).to_have_text("准予（人工审核通过）")  # by an approver: not 秒批
     shot(page, "decided")
 
     with page.expect_download() as info:
