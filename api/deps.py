@@ -63,7 +63,8 @@ class WebSession:
     password: str
     """Fingerprint of the password hash at sign-in: changing the password ends the session."""
     issued: int = 0
-    """Unix time of the sign-in: sign-out (or revocation) ends every session issued before it."""
+    """Unix time of the sign-in in milliseconds: sign-out (or revocation) ends every session issued
+    before it."""
 
 
 def session_key(request: Request) -> bytes:
