@@ -22,9 +22,8 @@ class BodyLimitMiddleware:
         self.json_bytes = json_bytes
         self.upload_bytes = upload_bytes
 
-    def limit_for(self, scope: Scope) -> int:
-        content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
-        if content_type.lower().startswith(b"multipart/"):
+    def limit_for(self, headers: dict[bytes, bytes]) -> int:
+        if headers.get(b"content-type", b"").lower().startswith(b"multipart/"):
             return self.upload_bytes + self.json_bytes
         return self.json_bytes
 
@@ -32,8 +31,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope)
-        length = dict(scope.get("headers") or ()).get(b"content-length")
+        headers = dict(scope.get("headers") or ())  # read once per request
+        limit = self.limit_for(headers)
+        length = headers.get(b"content-length")
         if length is not None:
             try:
                 declared = int(length)
