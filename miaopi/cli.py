@@ -416,6 +416,19 @@ def user_revoke(
     out.print(f"已吊销用户 {user_id} 的访问令牌并结束其全部登录会话")
 
 
+@app.command("settings")
+def show_settings() -> None:
+    """Print every setting (MIAOPI_* variables or .env): the value in force, its default and meaning."""
+    from service.settings import effective, reference
+
+    table = Table("variable", "in force", "default", "meaning")
+    for (var, shown, default), (_var, _default, meaning) in zip(
+        effective(get_settings()), reference(), strict=True
+    ):
+        table.add_row(var, shown, default, meaning)
+    out.print(table)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",

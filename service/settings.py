@@ -24,24 +24,34 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "rulesets", description="folder with one folder per item"
     )
     samples_dir: Path = Field(default=PROJECT_ROOT / "samples", description="sample cases and shared data")
-    log_level: str = "WARNING"
+    log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR (logs go to stderr)")
 
     # documents (extractors.options.ExtractOptions)
     ocr_backend: str = Field(
         default="rapidocr", description="rapidocr (default) or paddleocr (extra 'paddle')"
     )
-    ocr_threads: int = Field(default=2, ge=1, le=64)
-    document_max_bytes: int = Field(default=30 * 2**20, ge=1)
-    document_max_pages: int = Field(default=20, ge=1)
-    document_max_pixels: int = Field(default=80_000_000, ge=1)
-    document_min_side_px: int = Field(default=400, ge=1)
-    page_timeout_s: float = Field(default=20.0, gt=0)
-    render_dpi: int = Field(default=200, ge=72, le=600)
+    ocr_threads: int = Field(default=2, ge=1, le=64, description="threads one OCR process uses")
+    document_max_bytes: int = Field(default=30 * 2**20, ge=1, description="one document file, in bytes")
+    document_max_pages: int = Field(default=20, ge=1, description="pages read of one document")
+    document_max_pixels: int = Field(
+        default=80_000_000, ge=1, description="pixels of one page image (larger images are refused)"
+    )
+    document_min_side_px: int = Field(
+        default=400, ge=1, description="shorter side of a page image below which it is unreadable"
+    )
+    page_timeout_s: float = Field(
+        default=20.0, gt=0, description="OCR time for one page before it is given up"
+    )
+    render_dpi: int = Field(
+        default=200, ge=72, le=600, description="resolution scanned PDF pages are rendered at"
+    )
 
     # the service
     files_dir: Path = Field(default=Path("var/files"), description="uploaded files, stored by content hash")
     public_base_url: str = Field(
-        default="http://127.0.0.1:8000", description="address printed in result documents' QR codes"
+        default="http://127.0.0.1:8000",
+        description="the address applicants reach the server at (the public https address behind a "
+        "proxy): the verification link and QR code of every result document point to it",
     )
     lease_seconds: float = Field(default=120.0, gt=0, description="a worker's hold on a case it decides")
     max_attempts: int = Field(default=3, ge=1, le=20, description="tries before a case goes to a person")
@@ -78,6 +88,7 @@ class Settings(BaseSettings):
     web_secret: str | None = Field(
         default=None,
         description="key signing the approvers' sign-in cookies (default: a random key per start)",
+        json_schema_extra={"secret": True},
     )
     web_session_hours: float = Field(default=8.0, gt=0, le=72, description="how long a sign-in lasts")
     token_days: float = Field(default=180.0, gt=0, le=3650, description="how long an API token is valid")
@@ -106,3 +117,49 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def _shown_default(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, Path) and value.is_absolute():
+        try:
+            return f"(checkout)/{value.relative_to(PROJECT_ROOT).as_posix()}"
+        except ValueError:
+            return value.as_posix()
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 2**20 and value % 2**20 == 0:
+        return f"{value} ({value // 2**20} MiB)"
+    return str(value)
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """Every setting: its environment variable, its default as shown to an operator, its meaning."""
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    return [
+        ((prefix + name).upper(), _shown_default(field.default), field.description or "")
+        for name, field in Settings.model_fields.items()
+    ]
+
+
+def effective(settings: Settings) -> list[tuple[str, str, str]]:
+    """Every setting with the value in force (secrets shown only as set or unset) and its default."""
+    rows = []
+    for (var, default, _meaning), (name, field) in zip(
+        reference(), Settings.model_fields.items(), strict=True
+    ):
+        value = getattr(settings, name)
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        shown = ("set" if value else "unset") if extra.get("secret") else _shown_default(value)
+        if name == "database_url":  # a password in the URL is not printed
+            from sqlalchemy.engine import make_url
+
+            shown = make_url(value).render_as_string(hide_password=True)
+        rows.append((var, shown, default))
+    return rows
+
+
+def reference_markdown() -> str:
+    """The settings as the README's Markdown table (kept equal to it by a test)."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{var}` | `{default}` | {meaning} |" for var, default, meaning in reference()]
+    return "\n".join(lines) + "\n"
