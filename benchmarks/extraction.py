@@ -306,17 +306,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from extractors.fields import extract_fields
     from extractors.ocr.base import get_backend
     from extractors.options import ExtractOptions
-    from service.rulesets import RulesetCatalogue
+    from service.rulesets import RulesetCatalogue, document_kinds
 
-    repo = RulesetCatalogue(ROOT / "rulesets")
-    specs: dict[str, tuple[Any, Any]] = {}
-    threshold = 1.0
-    for item in repo.items():
-        rs = repo.get(item).ruleset
-        threshold = min(threshold, float(rs.confidence_threshold))
-        for m in rs.materials:
-            if m.document_kind and m.fields:
-                specs.setdefault(m.document_kind, (m.fields, m.other_labels))
+    specs, threshold = document_kinds(RulesetCatalogue(ROOT / "rulesets"))
     names = ["tuning", "heldout"] if args.which == "all" else [args.which]
     sets: dict[str, list[Entry]] = {}
     for n in names:

@@ -52,22 +52,13 @@ from extractors.fields import extract_fields  # noqa: E402
 from extractors.ocr.base import get_backend  # noqa: E402
 from extractors.options import ExtractOptions  # noqa: E402
 from extractors.reader import read_document  # noqa: E402
-from service.rulesets import RulesetCatalogue  # noqa: E402
+from service.rulesets import DocumentKinds, RulesetCatalogue, document_kinds  # noqa: E402
 
 DEFAULT_INDEX = ROOT / "samples" / "documents" / "photos" / "index.json"
 
 
-def specs_and_threshold() -> tuple[dict[str, tuple[Any, Any]], float]:
-    repo = RulesetCatalogue(ROOT / "rulesets")
-    specs: dict[str, tuple[Any, Any]] = {}
-    threshold = 1.0
-    for item in repo.items():
-        rs = repo.get(item).ruleset
-        threshold = min(threshold, float(rs.confidence_threshold))
-        for m in rs.materials:
-            if m.document_kind and m.fields:
-                specs.setdefault(m.document_kind, (m.fields, m.other_labels))
-    return specs, threshold
+def specs_and_threshold() -> DocumentKinds:
+    return document_kinds(RulesetCatalogue(ROOT / "rulesets"))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from engine.model import DocField
@@ -38,7 +38,7 @@ def read_with_notes(path: Path, *, options: ExtractOptions, ocr: OcrBackend | No
 
 
 def classify(
-    doc: ReadDocument, kinds: dict[str, tuple[dict[str, DocField], Sequence[str]]]
+    doc: ReadDocument, kinds: Mapping[str, tuple[dict[str, DocField], Sequence[str]]]
 ) -> tuple[str, Extraction] | None:
     """The kind whose fields this document yields most of (at least two), for `extract` without --kind."""
     best: tuple[int, str, Extraction] | None = None

@@ -195,15 +195,10 @@ def extract(
     from extractors.extract import classify, read_with_notes
     from extractors.fields import extract_fields
     from service.documents import DocumentReader
-    from service.rulesets import RulesetCatalogue
+    from service.rulesets import RulesetCatalogue, document_kinds
 
     settings = get_settings()
-    repository = RulesetCatalogue(settings.rulesets_dir)
-    kinds: dict[str, Any] = {}
-    for item in repository.items():
-        for m in repository.get(item).ruleset.materials:
-            if m.document_kind and m.fields and m.document_kind not in kinds:
-                kinds[m.document_kind] = (m.fields, m.other_labels)
+    kinds = document_kinds(RulesetCatalogue(settings.rulesets_dir)).kinds
     if kind is not None and kind not in kinds:
         raise fail(EXIT_BAD_INPUT, f"未知的材料类型 {kind!r}（可选：{', '.join(sorted(kinds))}）")
     if not file.is_file():

@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import RulesetError, UnknownItemError
 from engine.expr import suggest
-from engine.model import Ruleset
+from engine.model import DocField, Ruleset
 from engine.program import Program, build_program
 from service import access
 from service.errors import Conflict, InvalidRequest
@@ -143,6 +143,27 @@ class RulesetCatalogue:
             return self.program_for(active_version(session, item=item, at=at)).ruleset
         except Exception:
             return None
+
+
+class DocumentKinds(NamedTuple):
+    """What the rulesets declare of their documents, for reading one without a case (`miaopi extract`,
+    the extraction benchmarks and tests): each kind's fields and other labels, from the first ruleset
+    that declares the kind, and the lowest confidence threshold of all."""
+
+    kinds: dict[str, tuple[dict[str, DocField], list[str]]]
+    threshold: float
+
+
+def document_kinds(catalogue: RulesetCatalogue) -> DocumentKinds:
+    kinds: dict[str, tuple[dict[str, DocField], list[str]]] = {}
+    threshold = 1.0
+    for item in catalogue.items():
+        ruleset = catalogue.get(item).ruleset
+        threshold = min(threshold, float(ruleset.confidence_threshold))
+        for m in ruleset.materials:
+            if m.document_kind and m.fields:
+                kinds.setdefault(m.document_kind, (m.fields, list(m.other_labels)))
+    return DocumentKinds(kinds, threshold)
 
 
 def active_version(session: Session, *, item: str, at: datetime) -> RulesetVersion:

@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 
-from engine.model import DocField
 from extractors.extract import extract_file
 from extractors.model import Extraction
 from extractors.ocr import OcrBackend, get_backend
 from extractors.options import ExtractOptions
-from service.rulesets import RulesetCatalogue as RulesetRepository
+from service.rulesets import DocumentKinds, RulesetCatalogue, document_kinds
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "documents"
@@ -54,19 +53,10 @@ DOCUMENTS = chosen_documents()
 
 
 @cache
-def specs() -> tuple[dict[str, tuple[dict[str, DocField], list[str]]], float]:
+def specs() -> DocumentKinds:
     """Each document kind's declared fields and other labels, and the lowest confidence threshold,
     from the rulesets (as `miaopi extract` and the decisions take them)."""
-    repo = RulesetRepository(ROOT / "rulesets")
-    kinds: dict[str, tuple[dict[str, DocField], list[str]]] = {}
-    threshold = 1.0
-    for item in repo.items():
-        rs = repo.get(item).ruleset
-        threshold = min(threshold, float(rs.confidence_threshold))
-        for m in rs.materials:
-            if m.document_kind and m.fields:
-                kinds.setdefault(m.document_kind, (m.fields, list(m.other_labels)))
-    return kinds, threshold
+    return document_kinds(RulesetCatalogue(ROOT / "rulesets"))
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.model import DocField
 from extractors import photo
 from extractors.extract import extract_file, read_with_notes
 from extractors.images import ImageFile
 from extractors.ocr import OcrBackend, get_backend
 from extractors.options import ExtractOptions
 from extractors.sniff import sniff
-from service.rulesets import RulesetCatalogue
+from service.rulesets import DocumentKinds, RulesetCatalogue, document_kinds
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "documents"
@@ -183,17 +182,8 @@ def test_turned_photo_is_read_upright(rapid: OcrBackend) -> None:
 
 
 @cache
-def specs() -> tuple[dict[str, tuple[dict[str, DocField], list[str]]], float]:
-    repo = RulesetCatalogue(ROOT / "rulesets")
-    kinds: dict[str, tuple[dict[str, DocField], list[str]]] = {}
-    threshold = 1.0
-    for item in repo.items():
-        rs = repo.get(item).ruleset
-        threshold = min(threshold, float(rs.confidence_threshold))
-        for m in rs.materials:
-            if m.document_kind and m.fields:
-                kinds.setdefault(m.document_kind, (m.fields, list(m.other_labels)))
-    return kinds, threshold
+def specs() -> DocumentKinds:
+    return document_kinds(RulesetCatalogue(ROOT / "rulesets"))
 
 
 @pytest.fixture(scope="module")
