@@ -293,6 +293,8 @@ def decide_task(
 ) -> TaskRow:
     """The approver's decision, kept beside the engine's. Review: approve / reject / return (a result is
     issued at once); post-check: confirm / revoke (revoking withdraws the issued result)."""
+    if not outcome:
+        raise InvalidRequest("请选择处理结果", problems=[{"path": "outcome", "message": "未选择"}])
     comment = (comment or "").strip()
     if not comment:
         raise InvalidRequest("审批意见为必填项", problems=[{"path": "comment", "message": "不能为空"}])

@@ -104,23 +104,6 @@ def decide(
     outcome: str = Form("", max_length=20),
     comment: str = Form("", max_length=4000),
 ) -> Response:
-    if not outcome:
-        user, ws = staff(request, session, deciding=True)
-        check_csrf(ws, csrf)
-        case_id = review.visible_task_case(session, user=user, task_id=task_id)
-        if case_id is None:
-            return error_page(request, NotFound(f"没有编号为 {task_id} 的任务"))
-        return case_page(
-            request,
-            services,
-            session,
-            user=user,
-            case_id=case_id,
-            error="请选择处理结果",
-            problems=[{"path": "outcome", "message": "未选择"}],
-            form={"comment": comment},
-            status=422,
-        )
     return _task_action(
         request,
         services,
