@@ -441,7 +441,15 @@ def serve(
     services = _services(db)
     supervisor = WorkerSupervisor(settings, processes=workers) if workers else None
     application = create_app(settings, services=services, supervisor=supervisor)
-    uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 @app.command()

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         default=5, ge=1, le=100, description="wrong passwords per account (and 4x per address) before a pause"
     )
     sign_in_pause_s: float = Field(default=900.0, ge=1, description="how long sign-in stays refused then")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="proxies (comma-separated addresses or networks, * for any) whose X-Forwarded-For is "
+        "taken as the client's address, for sign-in throttling per address and the logs",
+    )
     max_upload_bytes: int = Field(default=64 * 2**20, ge=1, description="one submission, all files")
     max_json_bytes: int = Field(
         default=2**20, ge=1024, description="a request body other than a multipart upload (JSON, forms)"
