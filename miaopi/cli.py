@@ -479,6 +479,114 @@ def replay(case_id: Annotated[str, typer.Argument(help="case id")], db: DbOption
         raise fail(1, "重放结果与记录的决定不一致")
 
 
+OUTCOME_LABELS = {
+    "approved": "准予",
+    "rejected": "不予",
+    "returned": "退回补正",
+    "review": "人工审核",
+    "invalid": "表单不符",
+}
+
+
+@app.command("diff")
+def diff(
+    item: Annotated[str, typer.Argument(help="item id, e.g. deed-tax")],
+    candidate: Annotated[Path, typer.Option("--candidate", help="folder (or file) of the candidate ruleset")],
+    since: Annotated[
+        str | None, typer.Option(help="only decisions taken on or after this date (YYYY-MM-DD)")
+    ] = None,
+    processes: Annotated[int, typer.Option(min=1, max=16, help="worker processes")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="the report as JSON on stdout")] = False,
+    db: DbOption = None,
+) -> None:
+    """What a candidate version would change: the recorded decisions of ITEM replayed from their facts
+    under the candidate, as a table of outcome changes, output changes and condition changes."""
+    from datetime import date, datetime, time
+
+    from rich.progress import Progress
+
+    from engine.case import CHINA_TZ
+    from service.errors import ServiceError
+    from service.impact import count_recorded, impact
+    from service.rulesets import RULESET_FILE
+
+    path = candidate / RULESET_FILE if candidate.is_dir() else candidate
+    if not path.is_file():
+        raise fail(EXIT_BAD_INPUT, f"找不到候选规则集文件 {path}")
+    try:
+        start = datetime.combine(date.fromisoformat(since), time(), tzinfo=CHINA_TZ) if since else None
+    except ValueError as exc:
+        raise fail(EXIT_BAD_INPUT, f"--since 应为日期 YYYY-MM-DD，收到 {since!r}") from exc
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail(EXIT_BAD_INPUT, f"候选规则集 {path} 不是 UTF-8 编码") from exc
+    services = _services(db)
+    total = count_recorded(services, item=item, since=start)
+    with Progress(console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
+        task = bar.add_task("重放已记录的决定", total=total)
+        try:
+            report = impact(
+                services,
+                item=item,
+                candidate_text=text,
+                candidate_source=str(path),
+                since=start,
+                processes=processes,
+                progress=lambda n: bar.advance(task, n),
+            )
+        except ServiceError as exc:
+            raise fail(EXIT_BAD_INPUT, exc.message) from exc
+        except RulesetError as exc:
+            raise exit_for(exc) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json_dict(), ensure_ascii=False, indent=1) + "\n")
+        return
+    out.print(
+        f"{item}：候选版本 {report.candidate_version}（sha256 {report.candidate_sha256[:12]}）重放 "
+        f"{report.decisions} 件已记录的决定，可比较 {report.compared} 件，结论改变 {report.changed} 件，"
+        f"用时 {report.elapsed_s:.1f} 秒"
+    )
+    if report.recorded_versions:
+        versions = "，".join(f"{v} {n} 件" for v, n in report.recorded_versions.most_common())
+        out.print(f"记录的决定所用版本：{versions}")
+    table = Table("记录的结论", "候选版本的结论", "件数", "案件（举例）", title="结论变化")
+    for (old, new), cell in sorted(report.outcomes.items(), key=lambda kv: (kv[0][0] == kv[0][1], kv[0])):
+        mark = "" if old == new else "[bold]"
+        table.add_row(
+            OUTCOME_LABELS.get(old, old),
+            f"{mark}{OUTCOME_LABELS.get(new, new)}",
+            str(cell.count),
+            "、".join(cell.cases[:5]) + ("…" if cell.count > 5 else "") if old != new else "",
+        )
+    out.print(table)
+    if report.outputs:
+        outputs = Table("输出", "改变件数", "记录合计", "候选合计", "举例", title="输出变化")
+        for key, change in sorted(report.outputs.items()):
+            case, before, after = change.examples[0]
+            outputs.add_row(
+                report.titles.get(key, key),
+                str(change.cell.count),
+                str(change.before) if change.numeric else "—",
+                str(change.after) if change.numeric else "—",
+                f"{case}: {before} → {after}",
+            )
+        out.print(outputs)
+    if report.conditions:
+        conditions = Table("条件", "记录", "候选", "件数", title="条件结果变化")
+        for cid, moves in sorted(report.conditions.items()):
+            for (old, new), n in sorted(moves.items()):
+                conditions.add_row(report.titles.get(cid, cid), old, new, str(n))
+        out.print(conditions)
+    if report.not_comparable.count:
+        out.print(
+            f"[yellow]无法比较 {report.not_comparable.count} 件[/]"
+            f"（举例：{'、'.join(report.not_comparable.cases[:5])}）："
+        )
+        for reason, n in report.not_comparable_reasons.most_common():
+            out.print(f"  {reason}：{n} 件")
+
+
 @audit_app.command("verify")
 def audit_verify(db: DbOption = None) -> None:
     """Check the hash chain; exit 1 naming the first broken link."""

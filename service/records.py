@@ -80,6 +80,14 @@ class RecordingRegistry:
         return [{"registry": name, "rows": rows} for name, rows in sorted(out.items())]
 
 
+class NotRecorded(LookupError):
+    """A replay asked the registries a question the recorded decision never asked."""
+
+    def __init__(self, registry: str, match: Mapping[str, Sequence[Any]]) -> None:
+        super().__init__(f"记录的事实中没有此查询：{registry} {dict(match)}")
+        self.registry = registry
+
+
 class ReplayRegistry:
     """A RegistryPort answering exactly the recorded queries; any other query is a replay error."""
 
@@ -89,7 +97,7 @@ class ReplayRegistry:
     def find(self, registry: str, match: Mapping[str, Sequence[Any]]) -> list[Row]:
         key = _query_key(registry, match)
         if key not in self._calls:
-            raise LookupError(f"记录的事实中没有此查询：{registry} {dict(match)}")
+            raise NotRecorded(registry, match)
         return [decode_value(r) for r in self._calls[key]["rows"]]
 
 
