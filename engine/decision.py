@@ -199,11 +199,28 @@ def decide(
     documents: Mapping[str, DocumentFacts] | None = None,
 ) -> Decision:
     """Decide one case. Pure apart from the ports: the same facts give the same decision."""
+    return decide_traced(
+        program, case=case, registry=registry, evaluator=evaluator, now=now, documents=documents
+    )[0]
+
+
+def decide_traced(
+    program: Program,
+    *,
+    case: Case,
+    registry: RegistryPort,
+    evaluator: Evaluator,
+    now: datetime,
+    documents: Mapping[str, DocumentFacts] | None = None,
+) -> tuple[Decision, Facts]:
+    """`decide`, with the facts it gathered (each step's value and source: which table row was hit),
+    for the golden cases' coverage."""
     form = validate_form(program.ruleset, case.form)
     facts = gather_facts(program, case=case, form=form, registry=registry, documents=documents)
     checked = check_all(program, facts)
     statuses = evaluator.evaluate(program, facts, checked)
-    return assemble(program, case=case, facts=facts, checked=checked, statuses=statuses, now=now)
+    decision = assemble(program, case=case, facts=facts, checked=checked, statuses=statuses, now=now)
+    return decision, facts
 
 
 def decide_many(

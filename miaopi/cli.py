@@ -275,32 +275,52 @@ def guide(item: Annotated[str, typer.Argument(help="item id, e.g. deed-tax")]) -
 @app.command("test")
 def test_rulesets(
     ruleset_dir: Annotated[Path, typer.Argument(help="ruleset folder (e.g. rulesets/deed-tax)")],
-    samples: Annotated[Path | None, typer.Option(help="golden cases folder (default samples/<item>)")] = None,
-    shared: Annotated[
-        Path | None, typer.Option(help="shared-data CSV folder (default samples/shared-data)")
+    samples: Annotated[
+        Path | None, typer.Option(help="golden cases folder (default DIR/tests, else samples/<item>)")
     ] = None,
+    shared: Annotated[
+        Path | None,
+        typer.Option(help="shared-data CSV folder (default DIR/tests/shared-data, else samples/shared-data)"),
+    ] = None,
+    case: Annotated[str | None, typer.Option("--case", help="run only this golden case")] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="every case's conditions with their values")
+    ] = False,
     require_full_coverage: Annotated[
         bool, typer.Option(help="fail unless every condition passes and fails")
     ] = False,
 ) -> None:
-    """Run a ruleset's golden cases; print pass/fail per case and per-condition coverage."""
-    from service.golden import SharedDataError, run_golden_on_own_data
+    """Run a ruleset's golden cases: pass/fail per case, for a failing case what was expected and what
+    came out and why, coverage per condition and per decision-table row. Exit 1 on a failing case, or
+    (with --require-full-coverage) on a condition not seen both passing and failing."""
+    from service.golden import SharedDataError, golden_case_ids, golden_folders, run_golden_on_own_data
     from service.rulesets import load_program
 
     try:
         program = load_program(ruleset_dir)
     except RulesetError as exc:
         raise exit_for(exc) from exc
-    settings = get_settings()
-    samples = samples or settings.samples_dir / program.item
-    shared = shared or samples.parent / "shared-data"
+    folder = ruleset_dir if ruleset_dir.is_dir() else ruleset_dir.parent
+    found_samples, found_shared = golden_folders(
+        program.item, ruleset_folder=folder, samples_dir=get_settings().samples_dir
+    )
+    samples = samples or found_samples
+    shared = shared or (found_shared if samples == found_samples else samples.parent / "shared-data")
     if not (samples / "expected.json").is_file():
-        raise fail(EXIT_BAD_INPUT, f"{samples} 中没有 expected.json")
+        raise fail(
+            EXIT_BAD_INPUT,
+            f"{samples} 中没有 expected.json（黄金案例放在 {folder / 'tests'} 或 --samples 指定）",
+        )
+    if case is not None and case not in (ids := golden_case_ids(samples)):
+        from engine.expr import suggest
+
+        hint = suggest(case, ids)
+        raise fail(EXIT_BAD_INPUT, f"没有黄金案例 {case!r}" + (f"，是否想写 {hint!r}？" if hint else ""))
     try:
-        report = run_golden_on_own_data(program, samples, shared=shared)
+        report = run_golden_on_own_data(program, samples, shared=shared, only=case)
     except SharedDataError as exc:
         raise exit_for(exc.original) from exc.original
-    table = Table(title=f"{program.item} {program.ruleset.version}: 黄金案例")
+    table = Table(title=f"{program.item} {program.ruleset.version}: 黄金案例（{samples}）")
     for col in ("case", "result", "outcome", "detail"):
         table.add_column(col)
     for r in report.results:
@@ -308,6 +328,19 @@ def test_rulesets(
         detail = "; ".join(r.problems) if r.problems else r.title
         table.add_row(r.case_id, "[green]PASS[/]" if r.ok else "[red]FAIL[/]", outcome, detail)
     out.print(table)
+    for r in report.results:
+        if r.decision is None or (r.ok and not verbose):
+            continue
+        # why it came out as it did: the conditions that did not pass (all of them with --verbose)
+        out.print(f"[bold]{r.case_id}[/] {r.title}：结论 {r.decision.outcome}")
+        for c in r.decision.conditions:
+            if c.status == "pass" and not verbose:
+                continue
+            colour = {"pass": "green", "fail": "red"}.get(c.status, "yellow")
+            values = "，".join(f"{k} = {v!r}" for k, v in c.values.items())
+            out.print(f"  [{colour}]{c.status}[/] {c.id}（{c.title}）{values}", highlight=False)
+        for m in r.decision.missing_materials:
+            out.print(f"  [yellow]缺少材料[/] {m.id}（{m.title}）", highlight=False)
     cov = Table(title="条件覆盖 (condition coverage)")
     for col in ("condition", "pass", "fail", "unknown", "covered"):
         cov.add_column(col)
@@ -321,11 +354,27 @@ def test_rulesets(
             "[green]yes[/]" if covered else "[yellow]no[/]",
         )
     out.print(cov)
+    if report.table_rows:
+        rows = Table(title="决策表行覆盖 (table rows hit)")
+        for col in ("table", "row", "cases"):
+            rows.add_column(col)
+        for name, hits in report.table_rows.items():
+            for i, n in enumerate(hits):
+                rows.add_row(name, str(i + 1), str(n) if n else "[yellow]0[/]")
+        out.print(rows)
     out.print(f"{report.passed} passed, {report.failed} failed")
     out.print(
         f"coverage: {report.coverage_ratio:.0%} of {len(report.coverage)} conditions seen passing and failing"
     )
-    if report.failed or (require_full_coverage and report.uncovered):
+    if report.unhit_rows:
+        out.print(f"未被任何案例命中的决策表行：{'、'.join(report.unhit_rows)}")
+    if report.failed:
+        raise typer.Exit(1)
+    if require_full_coverage and report.uncovered and case is None:
+        out.print(
+            "[red]所有案例通过，但覆盖不全[/]：以下条件未见既通过又不通过的案例——"
+            + "、".join(report.uncovered)
+        )
         raise typer.Exit(1)
 
 

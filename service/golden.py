@@ -3,7 +3,11 @@ fail or are unknown, which materials are missing), with per-condition coverage l
 
 There is one way to run them: on their own shared data (`run_golden_on_own_data`), loaded into a
 throw-away SQLite database, whether `miaopi test` runs them or a publication is checked; never
-against the live registries, whose rows change under the expectations."""
+against the live registries, whose rows change under the expectations.
+
+Where they live (`golden_folders`): beside the ruleset, in `<item>/tests/` (`expected.json`, `cases/`,
+`shared-data/`), so that an item is one folder that can be copied anywhere; else under the samples
+folder (`samples/<item>/`, with `samples/shared-data/`)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from engine.decision import Decision, decide
+from engine.decision import Decision, decide_traced
 from engine.errors import ApprovalError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.ports import RegistryPort
@@ -38,6 +42,16 @@ class GoldenResult:
 class GoldenReport:
     results: list[GoldenResult]
     coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+    """condition id → how many cases it passed, failed, was unknown."""
+    table_rows: dict[str, list[int]] = field(default_factory=dict)
+    """decision table → how many cases hit each of its rows (in order)."""
+
+    @property
+    def unhit_rows(self) -> list[str]:
+        """Table rows no case hit, as `table 第 N 行`."""
+        return [
+            f"{t} 第 {i + 1} 行" for t, hits in self.table_rows.items() for i, n in enumerate(hits) if not n
+        ]
 
     @property
     def passed(self) -> int:
@@ -92,6 +106,20 @@ def check_decision(decision: Decision, expected: dict[str, Any]) -> list[str]:
     return problems
 
 
+def golden_folders(item: str, *, ruleset_folder: Path | None, samples_dir: Path) -> tuple[Path, Path]:
+    """The golden cases' folder and their shared-data folder for `item`: `<ruleset folder>/tests/`
+    when it holds an expected.json, else `samples_dir/<item>/` with `samples_dir/shared-data/`."""
+    if ruleset_folder is not None and (ruleset_folder / "tests" / "expected.json").is_file():
+        tests = ruleset_folder / "tests"
+        return tests, tests / "shared-data"
+    return samples_dir / item, samples_dir / "shared-data"
+
+
+def golden_case_ids(samples: Path) -> list[str]:
+    expected: dict[str, Any] = json.loads((samples / "expected.json").read_text(encoding="utf-8"))
+    return sorted(expected)
+
+
 def run_golden(
     program: Program,
     samples: Path,
@@ -99,13 +127,19 @@ def run_golden(
     registry: RegistryPort,
     evaluator: Evaluator | None = None,
     now: datetime | None = None,
+    only: str | None = None,
 ) -> GoldenReport:
+    """Run the golden cases of `samples` (only the case `only`, when given)."""
     expected_path = samples / "expected.json"
     expected: dict[str, dict[str, Any]] = json.loads(expected_path.read_text(encoding="utf-8"))
+    if only is not None:
+        expected = {only: expected[only]}
     evaluator = evaluator or DurableEvaluator()
     reader = DocumentReader(get_settings().extract_options())
     report = GoldenReport(
-        results=[], coverage={c.spec.id: {"pass": 0, "fail": 0, "unknown": 0} for c in program.conditions}
+        results=[],
+        coverage={c.spec.id: {"pass": 0, "fail": 0, "unknown": 0} for c in program.conditions},
+        table_rows={s.name: [0] * len(s.rows) for s in program.steps if s.kind == "table"},
     )
     for case_id, want in sorted(expected.items()):
         path = samples / "cases" / f"{case_id}.json"
@@ -113,7 +147,7 @@ def run_golden(
         try:
             case, _ = read_case_file(path)
             documents = resolve_documents(case, path.parent, program=program, reader=reader)
-            decision = decide(
+            decision, facts = decide_traced(
                 program,
                 case=case,
                 registry=registry,
@@ -126,6 +160,10 @@ def run_golden(
             continue
         for c in decision.conditions:
             report.coverage[c.id][c.status] += 1
+        for table, hits in report.table_rows.items():
+            row = facts.sources.get(table, {}).get("row")
+            if isinstance(row, int):
+                hits[row - 1] += 1
         problems = check_decision(decision, want)
         report.results.append(GoldenResult(case_id, title, not problems, problems, decision))
     reader.close()
@@ -147,6 +185,7 @@ def run_golden_on_own_data(
     shared: Path,
     evaluator: Evaluator | None = None,
     now: datetime | None = None,
+    only: str | None = None,
 ) -> GoldenReport:
     """Run the golden cases in `samples` against the shared-data CSVs of `shared` (none when the folder
     is missing), loaded into a temporary database. A loading failure raises SharedDataError."""
@@ -163,6 +202,8 @@ def run_golden_on_own_data(
                     load_directory(engine, shared)
                 except Exception as exc:
                     raise SharedDataError(exc) from exc
-            return run_golden(program, samples, registry=SqlRegistry(engine), evaluator=evaluator, now=now)
+            return run_golden(
+                program, samples, registry=SqlRegistry(engine), evaluator=evaluator, now=now, only=only
+            )
         finally:
             engine.dispose()

@@ -318,13 +318,17 @@ def publish_ruleset(
 
 def _run_golden(services: Services) -> Callable[[Program], list[str]]:
     def run(program: Program) -> list[str]:
-        from service.golden import SharedDataError, run_golden_on_own_data
+        from service.golden import SharedDataError, golden_folders, run_golden_on_own_data
 
-        samples = services.settings.samples_dir / program.item
+        samples, shared = golden_folders(
+            program.item,
+            ruleset_folder=services.settings.rulesets_dir / program.item,
+            samples_dir=services.settings.samples_dir,
+        )
         if not (samples / "expected.json").is_file():
             return [f"事项 {program.item} 没有样例案件（{samples}/expected.json）"]
         try:
-            report = run_golden_on_own_data(program, samples, shared=samples.parent / "shared-data")
+            report = run_golden_on_own_data(program, samples, shared=shared)
         except SharedDataError as exc:
             return [f"样例案件的共享数据无法载入：{exc.original}"]
         return [f"{r.case_id}: {'；'.join(r.problems)}" for r in report.results if not r.ok]
