@@ -54,18 +54,21 @@ def _record_samples(services: Any) -> int:
 
 
 def _multiply(services: Any, target: int) -> int:
-    """Copy the recorded cases and decisions under new ids until there are `target` decisions."""
+    """Copy the recorded cases and decisions under new ids until there are `target` decisions: each
+    round copies every row there is (doubling), the last round only as many as are still missing."""
     from sqlalchemy import func, insert, literal, select
 
     from store.records import CaseRow, DecisionRow
 
     cases, decisions = CaseRow.__table__, DecisionRow.__table__
+    columns = [c for c in decisions.c if c.name != "id"]
     with services.engine.begin() as conn:
-        base = int(conn.scalar(select(func.count()).select_from(decisions)) or 0)
-        copy = 1
-        while base * (copy + 1) <= target:
-            suffix = literal(f"#{copy}")
-            originals = ~cases.c.id.contains("#")
+        have = int(conn.scalar(select(func.count()).select_from(decisions)) or 0)
+        round_no = 1
+        while 0 < have < target:
+            take = min(have, target - have)
+            suffix = literal(f"#{round_no}")
+            chosen = select(decisions.c.case_id).order_by(decisions.c.id).limit(take).scalar_subquery()
             conn.execute(
                 insert(cases).from_select(
                     [c.name for c in cases.c],
@@ -74,20 +77,20 @@ def _multiply(services: Any, target: int) -> int:
                             (c + suffix).label(c.name) if c.name in ("id", "idempotency_key") else c
                             for c in cases.c
                         ]
-                    ).where(originals),
+                    ).where(cases.c.id.in_(chosen)),
                 )
             )
-            columns = [c for c in decisions.c if c.name != "id"]
             conn.execute(
                 insert(decisions).from_select(
                     [c.name for c in columns],
                     select(
                         *[(c + suffix).label(c.name) if c.name == "case_id" else c for c in columns]
-                    ).where(~decisions.c.case_id.contains("#")),
+                    ).where(decisions.c.case_id.in_(chosen)),
                 )
             )
-            copy += 1
-        return int(conn.scalar(select(func.count()).select_from(decisions)) or 0)
+            have = int(conn.scalar(select(func.count()).select_from(decisions)) or 0)
+            round_no += 1
+        return have
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         recorded = _multiply(services, args.decisions)
         copied_s = time.perf_counter() - started
-        print(f"{recorded} recorded decisions ({samples} sample cases copied; {copied_s:.1f} s)")
+        print(f"{recorded} recorded decisions ({samples} sample cases copied; {copied_s:.1f} s)", flush=True)
         runs: list[dict[str, Any]] = []
         for processes in args.processes:
             report = impact(
@@ -139,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"processes {processes}: {report.decisions} decisions in {report.elapsed_s:.1f} s "
-                f"= {rate:,.0f}/s; tax changed on {report.outputs['tax_amount'].cell.count}"
+                f"= {rate:,.0f}/s; tax changed on {report.outputs['tax_amount'].cell.count}",
+                flush=True,
             )
         services.engine.dispose()
     result = {
