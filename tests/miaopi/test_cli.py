@@ -127,6 +127,20 @@ def test_bad_input_exits_2_with_a_precise_message(
     assert needle in result.stderr
 
 
+def test_decide_refuses_an_applicant_of_a_kind_the_item_does_not_serve_with_exit_2(
+    loaded: str, tmp_path: Path
+) -> None:
+    enterprise = json.loads(
+        (SAMPLES / "safety-permit-renewal" / "cases" / "sp-01-general-grade1-clean.json").read_text("utf-8")
+    )["applicant"]
+    path = write_case(tmp_path, {**sample("dt-01"), "applicant": enterprise})
+    result = run("decide", str(path), "--db", loaded)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert "applicant.kind: 本事项（契税申报（个人购买住房））只受理个人申请" in result.stderr
+    assert "申请人类型为企业（enterprise）" in result.stderr
+
+
 def test_decide_without_loaded_data_exits_3_and_creates_nothing(tmp_path: Path) -> None:
     db = tmp_path / "none.db"
     result = run("decide", str(write_case(tmp_path, sample("dt-01"))), "--db", f"sqlite:///{db}")
