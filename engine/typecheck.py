@@ -99,13 +99,9 @@ def parameter_type(value: object) -> Type:
 
 
 def document_type(fields: Mapping[str, DocField]) -> Type:
-    out: dict[str, Type] = {"found": BOOL}
-    for name, spec in fields.items():
-        if spec.type == "text" and spec.choices:
-            out[name] = enum(spec.choices.values())
-        else:
-            out[name] = _DOCUMENT_TYPES[spec.type]
-    return record(out)
+    """A document's record. A text field with `choices` is typed as any text: the extractor gives
+    one of their values, but the engine takes what the document facts hold (engine.facts)."""
+    return record({"found": BOOL, **{name: _DOCUMENT_TYPES[spec.type] for name, spec in fields.items()}})
 
 
 def names_of(rs: Ruleset) -> dict[str, Type]:
@@ -138,6 +134,14 @@ def check_types(program: Program) -> list[RulesetError]:
     checker = _Checker(program)
     checker.run()
     return sorted(checker.errors, key=lambda e: e.line or 0)
+
+
+def inferred_types(program: Program) -> dict[str, Type]:
+    """The type of every top-level name the ruleset's expressions read: the declared ones and each
+    step's (a look-up's record or list, a derived value's, a table's record)."""
+    checker = _Checker(program)
+    checker.run()
+    return dict(checker.names)
 
 
 class _Checker:

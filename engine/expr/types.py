@@ -280,7 +280,8 @@ class Typer:
         if t.kind == "record":
             found = t.field(part)
             if found is None:
-                return self._issue(f"{owner} 没有字段 {part!r}", suggest(part, t.field_names))
+                message = f"{owner} 没有字段 {part!r}（{owner}.{part}）"
+                return self._issue(message, suggest(part, t.field_names))
             return found
         if t.kind in ("any", "null"):
             return ANY
