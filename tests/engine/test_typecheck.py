@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from engine_kit import pilot
+from engine_kit import ROOT, pilot
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_differential import (
@@ -25,6 +25,7 @@ from engine.case import Case, validate_case
 from engine.decision import decide
 from engine.errors import RulesetError
 from engine.evaluate import DurableEvaluator, ReferenceEvaluator, check_all
+from engine.expr.functions import COMPREHENSIONS, FUNCTIONS, SIGNATURES
 from engine.expr.types import ANY, NUMBER, Typer, conforms, enum, record
 from engine.facts import DocumentFacts, gather_facts
 from engine.ports import InMemoryRegistry
@@ -455,6 +456,15 @@ def test_an_unknown_name_has_type_any_and_is_no_error() -> None:
     typer = Typer({})
     assert typer.infer(E.parse("a.b + 1")) == ANY
     assert typer.issues == []
+
+
+def test_the_readme_lists_every_function_with_its_signature() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\|", "|")
+    section = readme[readme.index("### Functions") :]
+    assert set(SIGNATURES) == set(FUNCTIONS) | set(COMPREHENSIONS)
+    for name, signatures in SIGNATURES.items():
+        for signature in signatures:
+            assert f"| `{signature}` |" in section, name
 
 
 # --------------------------------------------------------------------------- properties
