@@ -138,7 +138,8 @@ def too_deep(data: Any, *, limit: int = MAX_DEPTH) -> str | None:
 
 def parse_case(data: Any, *, ruleset: Ruleset | None = None) -> Case:
     """Validate case JSON data; every problem is reported at once, each with its path. Given the
-    item's ruleset, the declared form is checked in the same pass (一次性告知)."""
+    item's ruleset, the applicant's kind and the declared form are checked in the same pass
+    (一次性告知)."""
     deep = too_deep(data)
     if deep is not None:
         raise case_error([{"path": deep, "message": f"嵌套层数超过 {MAX_DEPTH} 层"}])
@@ -148,11 +149,33 @@ def parse_case(data: Any, *, ruleset: Ruleset | None = None) -> Case:
         case = Case.model_validate(data)
     except ValidationError as exc:
         problems.extend(_problems(exc))
-    if ruleset is not None and isinstance(data, dict) and isinstance(data.get("form"), dict):
-        _validate_fields(ruleset.fields, data["form"], "form", problems)
+    if ruleset is not None and isinstance(data, dict):
+        applicant = data.get("applicant")
+        if isinstance(applicant, dict):
+            _check_applicant_kind(ruleset, applicant.get("kind"), problems)
+        if isinstance(data.get("form"), dict):
+            _validate_fields(ruleset.fields, data["form"], "form", problems)
     if problems or case is None:
         raise case_error(problems)
     return case
+
+
+APPLICANT_KINDS = {"person": "个人", "enterprise": "企业"}
+"""The kinds of applicant (the case contract's applicant.kind), by their Chinese names."""
+
+
+def _check_applicant_kind(rs: Ruleset, kind: Any, problems: list[dict[str, str]]) -> None:
+    """An item serves one kind of applicant (item.applicant_kind): a case of the other kind is refused
+    before anything is looked up or decided."""
+    served = rs.item.applicant_kind
+    if kind in APPLICANT_KINDS and kind != served:
+        problems.append(
+            {
+                "path": "applicant.kind",
+                "message": f"本事项（{rs.item.name}）只受理{APPLICANT_KINDS[served]}申请"
+                f"（applicant.kind 应为 {served}），申请人类型为{APPLICANT_KINDS[kind]}（{kind}）",
+            }
+        )
 
 
 def _problems(exc: ValidationError) -> list[dict[str, str]]:
@@ -180,6 +203,17 @@ def validate_form(rs: Ruleset, form: dict[str, Any]) -> dict[str, Any]:
     problem with its path (`form.area_m2`)."""
     problems: list[dict[str, str]] = []
     out = _validate_fields(rs.fields, form, "form", problems)
+    if problems:
+        raise case_error(problems)
+    return out
+
+
+def validate_case(rs: Ruleset, case: Case) -> dict[str, Any]:
+    """A parsed case against its item: the applicant's kind, then the declared form (as `validate_form`).
+    Every decision goes through it, whatever made the case; raises CaseError listing every problem."""
+    problems: list[dict[str, str]] = []
+    _check_applicant_kind(rs, case.applicant.kind, problems)
+    out = _validate_fields(rs.fields, case.form, "form", problems)
     if problems:
         raise case_error(problems)
     return out

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from engine import expr as E
-from engine.case import Case, validate_form
+from engine.case import Case, validate_case
 from engine.evaluate import Checked, Evaluator, Status, check_all
 from engine.facts import DECLARED_HEADS, DocumentFacts, Facts, gather_facts
 from engine.guards import GUARDS, Outcome, apply_guards
@@ -215,7 +215,7 @@ def decide_traced(
 ) -> tuple[Decision, Facts]:
     """`decide`, with the facts it gathered (each step's value and source: which table row was hit),
     for the golden cases' coverage."""
-    form = validate_form(program.ruleset, case.form)
+    form = validate_case(program.ruleset, case)
     facts = gather_facts(program, case=case, form=form, registry=registry, documents=documents)
     checked = check_all(program, facts)
     statuses = evaluator.evaluate(program, facts, checked)
@@ -239,7 +239,7 @@ def decide_many(
     with _collector_paused(len(cases)):
         gathered: list[tuple[Case, Facts]] = []
         for i, case in enumerate(cases):
-            form = validate_form(program.ruleset, case.form)
+            form = validate_case(program.ruleset, case)
             docs = documents[i] if documents is not None else None
             gathered.append(
                 (case, gather_facts(program, case=case, form=form, registry=registry, documents=docs))

@@ -3,6 +3,7 @@ HTTP problems in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -55,7 +56,8 @@ class ExpressionError(ApprovalError):
 
 
 class RulesetError(ApprovalError):
-    """A ruleset is invalid. `source` names the file, `line` the line of the offending value."""
+    """A ruleset is invalid. `source` names the file, `line` the line of the offending value.
+    `others` holds the further errors found in the same pass (the type check lists every one)."""
 
     code = "invalid_ruleset"
 
@@ -67,16 +69,33 @@ class RulesetError(ApprovalError):
         line: int | None = None,
         path: str | None = None,
         suggestion: str | None = None,
+        others: Sequence[RulesetError] = (),
     ) -> None:
         super().__init__(message, path=path, suggestion=suggestion)
         self.source = source
         self.line = line
+        self.others = tuple(others)
 
-    def __str__(self) -> str:
+    @property
+    def every(self) -> tuple[RulesetError, ...]:
+        """This error and the others, in the order of the file."""
+        return (self, *self.others)
+
+    def located(self) -> str:
+        """file:line: path: message（suggestion）, without the others."""
         where = ""
         if self.source:
             where = self.source + (f":{self.line}" if self.line else "") + ": "
         return where + super().__str__()
+
+    def __str__(self) -> str:
+        return self.located() + (f"（另有 {len(self.others)} 处错误）" if self.others else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.line:
+            out["line"] = self.line
+        return out
 
 
 class CaseError(ApprovalError):

@@ -63,7 +63,8 @@ def parse_yaml(text: str, *, source: str) -> tuple[dict[str, Any], dict[tuple[st
     return data, lines
 
 
-def _line_for(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> int | None:
+def line_for(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> int | None:
+    """The line of the value at `loc`, or of its nearest enclosing key."""
     for n in range(len(loc), -1, -1):
         if loc[:n] in lines:
             return lines[loc[:n]]
@@ -139,7 +140,7 @@ def load_ruleset(text: str, *, source: str) -> tuple[Ruleset, dict[tuple[str, ..
         raise RulesetError(
             message,
             source=source,
-            line=_line_for(lines, loc),
+            line=line_for(lines, loc),
             path=".".join(loc) or None,
             suggestion=suggestion,
         ) from exc

@@ -156,7 +156,17 @@ class Lookup(_Strict):
     where: Expr | None = None
     """Filter on each row, the row bound as `row`."""
     one: bool = False
-    """One record (or not found) instead of a list."""
+    """One record (or not found) instead of a list. The match must give a single value for every
+    column of the registry's key (engine/registries.py), so that at most one row can match."""
+    if_several: Literal["unknown"] | None = None
+    """With `one`: the match does not cover the registry's key, and the author states what several
+    matching rows mean: `unknown` (the record is not known, the case goes to a person)."""
+
+    @model_validator(mode="after")
+    def _several(self) -> Lookup:
+        if self.if_several is not None and not self.one:
+            raise ValueError("if_several 只能与 one: true 一起使用")
+        return self
 
 
 class Derived(_Strict):

@@ -16,9 +16,10 @@ from engine import expr as E
 from engine.backends import durable
 from engine.conditions import Leaf, normal_form
 from engine.errors import ExpressionError, RulesetError
-from engine.loader import canonical_sha256, load_ruleset
+from engine.loader import canonical_sha256, line_for, load_ruleset
 from engine.model import PLACEHOLDER, Condition, Derived, Lookup, Material, Output, Ruleset, Table
 from engine.registries import REGISTRIES
+from engine.typecheck import check_types
 
 CASE_FIELDS = ("case_id", "submitted_at", "submitted_on", "commitments")
 APPLICANT_FIELDS = ("kind", "name", "id_number", "credit_code")
@@ -198,10 +199,14 @@ def engine_value(v: Any) -> Any:
 # --------------------------------------------------------------------------- building
 
 
-def build_program(text: str, *, source: str) -> Program:
-    """Load, check and compile a ruleset. Raises RulesetError naming file, line and path."""
+def build_program(text: str, *, source: str, typecheck: bool = True) -> Program:
+    """Load, check and compile a ruleset. Raises RulesetError naming file, line and path; a ruleset
+    with type errors (engine.typecheck) raises the first, with every other in `others`.
+
+    `typecheck=False` is for content published before (service/rulesets.py): it was accepted when
+    it was published, and the cases and decisions recorded under it must still decide and replay."""
     rs, lines = load_ruleset(text, source=source)
-    return _Builder(rs, lines, source).build()
+    return _Builder(rs, lines, source).build(typecheck=typecheck)
 
 
 class _Builder:
@@ -220,12 +225,7 @@ class _Builder:
         self.doc_fields = {m.document_kind: m.fields for m in rs.materials if m.document_kind}
 
     def fail(self, message: str, path: str, suggestion: str | None = None) -> RulesetError:
-        loc = tuple(path.split("."))
-        line = None
-        for n in range(len(loc), -1, -1):
-            if loc[:n] in self.lines:
-                line = self.lines[loc[:n]]
-                break
+        line = line_for(self.lines, tuple(path.split(".")))
         return RulesetError(message, source=self.source, line=line, path=path, suggestion=suggestion)
 
     def parse(self, text: str, path: str, bound: frozenset[str] = frozenset()) -> E.Node:
@@ -290,7 +290,7 @@ class _Builder:
             known = ["form", "params", "applicant", "case", "documents", *self.steps_spec]
             raise self.fail(f"未定义的名称 {head!r}", where, E.suggest(head, known))
 
-    def build(self) -> Program:
+    def build(self, *, typecheck: bool = True) -> Program:
         rs = self.rs
         self.check_wording()
         for name, lk in rs.lookups.items():
@@ -332,6 +332,12 @@ class _Builder:
             outputs=outputs,
             lines=self.lines,
         )
+        if typecheck:
+            errors = check_types(program)
+            if errors:
+                first = errors[0]
+                first.others = tuple(errors[1:])
+                raise first
         durable.rules_for(program)  # compiled here, so a program is ready for the production backend
         return program
 

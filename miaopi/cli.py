@@ -247,7 +247,8 @@ def lint(ruleset_dir: Annotated[Path, typer.Argument(help="ruleset folder or rul
         try:
             program = load_program(folder)
         except RulesetError as exc:
-            err.print(f"[red]✗[/] {exc}", highlight=False, soft_wrap=True)
+            for each in exc.every:  # the type check lists every error of the file at once
+                err.print(f"[red]✗[/] {each.located()}", highlight=False, soft_wrap=True)
             bad += 1
             continue
         rs = program.ruleset

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Text, cast, select
 
-from engine.case import Case, parse_case, validate_form
+from engine.case import Case, parse_case, validate_case
 from engine.decision import decide_gathered
 from engine.errors import CaseError
 from engine.evaluate import DurableEvaluator, Evaluator
@@ -171,7 +171,7 @@ def replay_batch(program: Program, rows: Sequence[Row], evaluator: Evaluator) ->
         facts = json.loads(facts_text)
         try:
             case = parse_case(facts["case"])
-            form = validate_form(program.ruleset, case.form)
+            form = validate_case(program.ruleset, case)
         except CaseError as exc:
             done[i] = Replayed(case_id, version, outcome, outcome=INVALID, reason=str(exc))
             continue

@@ -16,7 +16,7 @@ order, truth, paths), `functions` (the built-ins), `interpreter` (the tree-walki
 `compiler` (the closures `evaluate` runs). The names below are the language's public interface.
 """
 
-from engine.expr.analysis import free_paths, negate, suggest, walk
+from engine.expr.analysis import free_paths, negate, suggest, unparse, walk
 from engine.expr.compiler import _COMPILED, _COMPILED_IN, Compiled, evaluate, evaluate_in
 from engine.expr.functions import COMPREHENSIONS, FUNCTION_ARITY, FUNCTIONS, add_months, age_on
 from engine.expr.interpreter import interpret
@@ -67,5 +67,6 @@ __all__ = [
     "resolve",
     "suggest",
     "tokenize",
+    "unparse",
     "walk",
 ]

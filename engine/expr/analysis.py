@@ -1,11 +1,11 @@
 """Static analysis of syntax trees: the facts an expression reads, negation pushed down to the
-comparisons, and suggestions for misspelt names."""
+comparisons, suggestions for misspelt names, and a tree written back as text (for messages)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.expr.syntax import Binary, Call, Comprehension, ListExpr, Node, Path, Unary
+from engine.expr.syntax import Binary, Call, Comprehension, ListExpr, Literal, Node, Path, Unary
 
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
@@ -71,3 +71,42 @@ def negate(node: Node) -> Node:
         if node.op in _NEGATED:
             return Binary(_NEGATED[node.op], node.left, node.right)
     return Unary("not", node)
+
+
+_PRECEDENCE = {"or": 1, "and": 2, "in": 4, "+": 5, "-": 5, "*": 6, "/": 6, **{op: 4 for op in _NEGATED}}
+
+
+def literal_text(value: object) -> str:
+    """A literal value as the language writes it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(value)
+
+
+def unparse(node: Node, outer: int = 0) -> str:
+    """The expression as text that parses back to the same tree (parenthesised only where needed)."""
+    if isinstance(node, Literal):
+        return literal_text(node.value)
+    if isinstance(node, Path):
+        return node.dotted
+    if isinstance(node, ListExpr):
+        return "[" + ", ".join(unparse(i) for i in node.items) + "]"
+    if isinstance(node, Call):
+        return f"{node.name}(" + ", ".join(unparse(a) for a in node.args) + ")"
+    if isinstance(node, Comprehension):
+        return f"{node.func}({node.var} in {unparse(node.source, 5)} where {unparse(node.predicate)})"
+    if isinstance(node, Unary):
+        if node.op == "not":
+            text, own = "not " + unparse(node.operand, 3), 3
+        else:
+            text, own = "-" + unparse(node.operand, 7), 7
+    else:
+        own = _PRECEDENCE[node.op]
+        # and/or and arithmetic group to the left; a comparison takes no comparison as an operand
+        left = unparse(node.left, own + 1 if own == 4 else own)
+        text = f"{left} {node.op} {unparse(node.right, own + 1)}"
+    return f"({text})" if own < outer else text

@@ -181,3 +181,26 @@ FUNCTION_ARITY: dict[str, tuple[int, int]] = {
     "known": (1, 1),
 }
 COMPREHENSIONS = ("count", "any", "all", "select")
+SIGNATURES: dict[str, tuple[str, ...]] = {
+    "if": ("if(cond: bool, then: T, otherwise: T) -> T",),
+    "count": ("count(items: list) -> number", "count(x in items: list where cond: bool) -> number"),
+    "any": ("any(x in items: list where cond: bool) -> bool",),
+    "all": ("all(x in items: list where cond: bool) -> bool",),
+    "select": ("select(x in items: list[T] where cond: bool) -> list[T]",),
+    "age": ("age(birth: date, on: date) -> number",),
+    "days_between": ("days_between(start: date, end: date) -> number",),
+    "add_months": ("add_months(day: date, months: number) -> date",),
+    "months_before": ("months_before(day: date, n: number) -> list[string]",),
+    "round": ("round(x: number, places: number = 0) -> number",),
+    "coalesce": ("coalesce(a: T, b: T, ...) -> T",),
+    "collect": ("collect(a: T | list[T], ...) -> list[T]",),
+    "distinct": ("distinct(items: list[T]) -> list[T]",),
+    "sum": ("sum(items: list[number]) -> number",),
+    "date": ("date(text: string) -> date",),
+    "min": ("min(a: T, b: T, ...) -> T",),
+    "max": ("max(a: T, b: T, ...) -> T",),
+    "exists": ("exists(x: T) -> bool",),
+    "known": ("known(x: T) -> bool",),
+}
+"""Every function's signature as the README lists it (the type check, engine.expr.types, applies
+them): T stands for one type throughout a signature; min and max take numbers, dates or texts."""

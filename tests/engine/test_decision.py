@@ -517,6 +517,63 @@ def test_id_with_a_region_code_assigned_after_the_birth_year_is_accepted() -> No
     assert id_number_problem("11010519491231002X") is None  # X check digit
 
 
+class _Watched:
+    """A registry that remembers which registries were queried."""
+
+    def __init__(self, inner: InMemoryRegistry) -> None:
+        self.inner = inner
+        self.queried: list[str] = []
+
+    def find(self, registry: str, match: Any) -> Any:
+        self.queried.append(registry)
+        return self.inner.find(registry, match)
+
+
+AN_ENTERPRISE = {"kind": "enterprise", "name": "成都天诚建设集团有限公司", "credit_code": make_credit_code(1)}
+
+
+def test_an_applicant_of_a_kind_the_item_does_not_serve_is_refused_when_parsed() -> None:
+    """deed-tax serves persons (item.applicant_kind): an enterprise is refused with the field named,
+    together with the other problems of the case (一次性告知)."""
+    data = {
+        "item": "deed-tax",
+        "submitted_at": SUBMITTED,
+        "applicant": AN_ENTERPRISE,
+        "form": {**deed_case().form, "area_m2": "abc"},
+    }
+    Case.model_validate(data)  # a valid case of the contract...
+    with pytest.raises(CaseError) as info:
+        parse_case(data, ruleset=pilot("deed-tax").ruleset)  # ...that this item does not take
+    problems = info.value.problems  # type: ignore[attr-defined]
+    assert [p["path"] for p in problems] == ["applicant.kind", "form.area_m2"]
+    assert problems[0]["message"] == (
+        "本事项（契税申报（个人购买住房））只受理个人申请（applicant.kind 应为 person），"
+        "申请人类型为企业（enterprise）"
+    )
+
+
+def test_an_applicant_of_a_kind_the_item_does_not_serve_is_never_decided() -> None:
+    """However the case was made, `decide` refuses it before gathering anything: no registry query."""
+    case = deed_case(applicant=AN_ENTERPRISE)
+    registry = _Watched(deed_registry())
+    with pytest.raises(CaseError) as info:
+        decide(pilot("deed-tax"), case=case, registry=registry, evaluator=ReferenceEvaluator(), now=NOW)
+    assert [p["path"] for p in info.value.problems] == ["applicant.kind"]  # type: ignore[attr-defined]
+    assert registry.queried == []
+    decide(pilot("deed-tax"), case=deed_case(), registry=registry, evaluator=ReferenceEvaluator(), now=NOW)
+    assert "population" in registry.queried  # a person's case is looked up through the same registry
+    person = {"kind": "person", "name": "张伟", "id_number": APPLICANT}
+    with pytest.raises(CaseError) as info:
+        decide(
+            pilot("safety-permit-renewal"),
+            case=Case.model_validate({**safety_case().model_dump(), "applicant": person}),
+            registry=safety_registry(),
+            evaluator=DurableEvaluator(),
+            now=NOW,
+        )
+    assert "只受理企业申请（applicant.kind 应为 enterprise）" in str(info.value)
+
+
 def test_submission_date_is_taken_in_china_time() -> None:
     case = Case.model_validate({**deed_case().model_dump(), "submitted_at": "2026-11-20T16:30:00+00:00"})
     assert case.submitted_on == date(2026, 11, 21)

@@ -811,7 +811,9 @@ def test_random_rulesets_durable_matches_reference(
     conditions: list[tuple[str, str]], forms: list[tuple[dict[str, Any], str]]
 ) -> None:
     try:
-        program = build_program(lite_ruleset(conditions), source="lite.yaml")
+        # the conditions compare values of other kinds and null on purpose (both evaluators must settle
+        # them alike): the type check, which refuses such rulesets, is tested in test_typecheck.py
+        program = build_program(lite_ruleset(conditions), source="lite.yaml", typecheck=False)
     except RulesetError as exc:
         # refused on purpose: too many alternatives for the Rete match (program.MAX_ALTERNATIVES)
         assert "种组合" in str(exc)

@@ -50,8 +50,7 @@ def test_a_look_up_with_an_unknown_key_is_not_made(key: str) -> None:
         "  household:\n"
         "    title: 同户人员\n"
         "    registry: population\n"
-        f'    match: {{id_number: "{key}"}}\n'
-        "    one: true\n",
+        f'    match: {{id_number: "{key}"}}\n',
     )
     program = build(text)
     case = parse_case(CASE)

@@ -509,7 +509,7 @@ def test_sha256_is_stable_under_reformatting() -> None:
         ("    title: 价格为正", "    title: 价格大于零"),
         ('when: "form.price_yuan > 0"', 'when: "form.price_yuan >= 0"'),
         ("    on_fail: return", "    on_fail: review"),
-        ("    one: true", "    one: false"),
+        ("    one: true", "    one: true\n    if_several: unknown"),
     ],
 )
 def test_sha256_changes_with_any_value(old: str, new: str) -> None:

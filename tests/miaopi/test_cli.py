@@ -127,6 +127,20 @@ def test_bad_input_exits_2_with_a_precise_message(
     assert needle in result.stderr
 
 
+def test_decide_refuses_an_applicant_of_a_kind_the_item_does_not_serve_with_exit_2(
+    loaded: str, tmp_path: Path
+) -> None:
+    enterprise = json.loads(
+        (SAMPLES / "safety-permit-renewal" / "cases" / "sp-01-general-grade1-clean.json").read_text("utf-8")
+    )["applicant"]
+    path = write_case(tmp_path, {**sample("dt-01"), "applicant": enterprise})
+    result = run("decide", str(path), "--db", loaded)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert "applicant.kind: 本事项（契税申报（个人购买住房））只受理个人申请" in result.stderr
+    assert "申请人类型为企业（enterprise）" in result.stderr
+
+
 def test_decide_without_loaded_data_exits_3_and_creates_nothing(tmp_path: Path) -> None:
     db = tmp_path / "none.db"
     result = run("decide", str(write_case(tmp_path, sample("dt-01"))), "--db", f"sqlite:///{db}")
@@ -210,6 +224,110 @@ def test_lint_accepts_the_pilots_and_refuses_catch_all_wording(tmp_path: Path) -
     result = run("lint", str(bad))
     assert result.exit_code == 1
     assert "等材料" in result.stderr and "materials.0.title" in result.stderr
+
+
+TYPED_ERRORS = (
+    # (text in the deed-tax ruleset, its replacement, what the error says, what it suggests)
+    (
+        'when: "form.declared_family_houses == family_houses"',
+        "when: \"form.contract_signed_on >= '2024-12-01'\"",
+        "日期与文本不能比较：form.contract_signed_on >= '2024-12-01'",
+        "是否想写 date('2024-12-01')？",
+    ),
+    (
+        "    value: 18\n",
+        '    value: "18"\n',
+        "数字与文本不能比较：age(row.birth_date, case.submitted_on) < params.adult_age",
+        "参数 adult_age 的值是文本 '18'",
+    ),
+    (
+        "expr: \"if(person.found, person.status, 'not_found')\"",
+        "expr: \"if(person.found, person.status, 'not_found') + 1\"",
+        "文本不能做算术（+）",
+        None,
+    ),
+    (
+        "when: \"form.usage != 'residential'\"",
+        "when: \"form.usage != 'residental'\"",
+        "form.usage 的取值只有 commercial、office、other、residential，没有 'residental'",
+        "是否想写 'residential'？",
+    ),
+    (
+        "expr: count(distinct(houses.cert_no))",
+        "expr: count(distinct(houses.cert_no), 1)",
+        "函数 count 需要 1–1 个参数，实际 2 个",
+        None,
+    ),
+    (
+        'expr: "round(form.price_yuan * rate.tax_rate, 2)"',
+        'expr: "round(form.house_address, 2)"',
+        "函数 round 的第 1 个参数应为数字，form.house_address 是文本",
+        None,
+    ),
+)
+
+
+PILOT_TEXT = (PROJECT_ROOT / "rulesets" / "deed-tax" / "ruleset.yaml").read_text(encoding="utf-8")
+
+
+def _bad_ruleset(tmp_path: Path, *changes: tuple[str, str]) -> tuple[Path, str]:
+    """A copy of the deed-tax ruleset with `changes` made, in its own folder under tmp_path."""
+    text = PILOT_TEXT
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    folder = tmp_path / "deed-tax"
+    folder.mkdir()
+    (folder / "ruleset.yaml").write_text(text, encoding="utf-8")
+    return folder, text
+
+
+def _line(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize(("old", "new", "message", "suggestion"), TYPED_ERRORS)
+def test_lint_refuses_a_type_error_with_its_line_and_suggestion(
+    tmp_path: Path, old: str, new: str, message: str, suggestion: str | None
+) -> None:
+    folder, text = _bad_ruleset(tmp_path, (old, new))
+    result = run("lint", str(folder))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    where = "age(row.birth_date" if "adult_age" in message else new.strip().splitlines()[0]
+    assert f"ruleset.yaml:{_line(text, where)}: " in result.stderr
+    assert message in result.stderr
+    if suggestion is not None:
+        assert suggestion in result.stderr
+
+
+def test_lint_lists_every_type_error_of_a_ruleset_each_on_its_line(tmp_path: Path) -> None:
+    # the type errors reported on the line of their replacement (the arity is a parse error, which
+    # stops the file; the parameter's error is reported where the parameter is used)
+    changes = [(old, new) for old, new, message, _ in TYPED_ERRORS if "个参数，实际" not in message]
+    changes = [(old, new) for old, new in changes if "value:" not in old]
+    folder, text = _bad_ruleset(tmp_path, *changes)
+    result = run("lint", str(folder))
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("✗ ")]
+    assert len(lines) == len(changes)
+    wanted = sorted(_line(text, new.strip()) for _, new in changes)
+    assert [int(line.split("ruleset.yaml:")[1].split(":")[0]) for line in lines] == wanted
+
+
+def test_lint_refuses_a_one_lookup_whose_key_is_not_unique(tmp_path: Path) -> None:
+    old = next(
+        f"    one: true\n{comment}\n    if_several: unknown\n"
+        for comment in PILOT_TEXT.splitlines()
+        if comment.strip().startswith("# 一份备案")
+    )
+    folder, text = _bad_ruleset(tmp_path, (old, "    one: true\n"))
+    result = run("lint", str(folder))
+    assert result.exit_code == 1
+    line = _line(text, "match: {filing_no: form.contract_filing_no}") + 1
+    assert f"ruleset.yaml:{line}: lookups.filing.one: one: true 的查询 filing 按 filing_no" in result.stderr
+    assert "唯一键为 filing_no、buyer_id_number" in result.stderr
+    assert "if_several: unknown" in result.stderr
 
 
 def test_guide_is_generated_from_the_ruleset() -> None:
