@@ -79,6 +79,25 @@ class Settings(BaseSettings):
         default=None,
         description="key signing the approvers' sign-in cookies (default: a random key per start)",
     )
+    audit_key: str | None = Field(
+        default=None,
+        min_length=32,
+        repr=False,
+        description="key signing the audit trail's head and checkpoints (HMAC-SHA256), kept outside the "
+        "database; a deployment sets it. Unset: a key generated on first start and kept in "
+        "<files_dir>/audit.key, with a warning at every start (for the demo and tests)",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="JSON-lines file that every audit checkpoint is appended to, outside the database "
+        "(default: <files_dir>/audit-checkpoints.jsonl); copy it off the machine",
+    )
+    audit_checkpoint_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="how often a worker records an audit checkpoint (0: never; then run "
+        "`miaopi audit checkpoint` from cron)",
+    )
     web_session_hours: float = Field(default=8.0, gt=0, le=72, description="how long a sign-in lasts")
     token_days: float = Field(default=180.0, gt=0, le=3650, description="how long an API token is valid")
     sign_in_failures: int = Field(

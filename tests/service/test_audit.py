@@ -13,6 +13,7 @@ from datetime import timedelta
 from service_kit import ROOT, Env, decide_all, submit
 from sqlalchemy import Connection, delete, func, select, text, update
 
+from service.audit import verify_trail
 from service.transactions import utcnow
 from store import audit
 from store.records import AuditEvent, AuditHead
@@ -21,8 +22,7 @@ Tamper = Callable[[Connection, int], None]
 
 
 def _verify(env: Env) -> audit.ChainReport:
-    with env.services.sessions() as session:
-        return audit.verify(session)
+    return verify_trail(env.services)
 
 
 def _cli_verify(env: Env) -> subprocess.CompletedProcess[str]:
@@ -97,7 +97,9 @@ def _restore(env: Env, events: list[dict[str, object]], head: dict[str, object])
     with env.services.engine.begin() as conn:
         conn.execute(delete(AuditEvent))
         conn.execute(AuditEvent.__table__.insert(), events)
-        conn.execute(update(AuditHead).values(seq=head["seq"], hash=head["hash"]))
+        conn.execute(
+            update(AuditHead).values(seq=head["seq"], hash=head["hash"], signature=head["signature"])
+        )
 
 
 def test_tampering_is_found_at_the_first_broken_link(env: Env) -> None:
@@ -165,7 +167,12 @@ def test_concurrent_appends_keep_the_chain(env: Env) -> None:
             for j in range(per_thread):
                 with env.services.sessions.begin() as session:
                     audit.append(
-                        session, actor=f"t{i}", action="test.appended", subject=f"{i}-{j}", at=utcnow()
+                        session,
+                        key=env.services.audit_key.secret,
+                        actor=f"t{i}",
+                        action="test.appended",
+                        subject=f"{i}-{j}",
+                        at=utcnow(),
                     )
         except BaseException as exc:  # reported below
             errors.append(exc)
