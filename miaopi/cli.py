@@ -529,6 +529,7 @@ def audit_checkpoint(db: DbOption = None) -> None:
             f"已记录检查点：第 {report.seq} 条（哈希 {report.checkpoint.hash[:16]}…），"
             f"写入 {checkpoint_path(services.settings)} 和检查点表；核查了其后的 {report.verified} 条事件",
             highlight=False,
+            soft_wrap=True,
         )
     elif report.seq:
         out.print(f"上一检查点之后没有新事件（链尾第 {report.seq} 条），未记录新的检查点")
