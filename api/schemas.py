@@ -94,3 +94,4 @@ class AuditReport(BaseModel):
     ok: bool
     broken_at: int | None
     problem: str | None
+    checkpoints: int = 0

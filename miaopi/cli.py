@@ -396,12 +396,15 @@ def _service_settings(db: str | None) -> Any:
 def _services(db: str | None) -> Any:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from service.audit import AuditKeyError
     from service.container import create_services
 
     try:
         return create_services(_service_settings(db))
     except SQLAlchemyError as exc:
         raise fail(EXIT_ENVIRONMENT, f"无法连接或升级数据库：{exc.__class__.__name__}: {exc}") from exc
+    except AuditKeyError as exc:
+        raise fail(EXIT_ENVIRONMENT, str(exc)) from exc
 
 
 @db_app.command("upgrade")
@@ -637,19 +640,97 @@ def diff(
             out.print(f"  {reason}：{n} 件")
 
 
+CheckpointsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoints",
+        help="checkpoint file to hold the chain to, e.g. a copy kept off the machine "
+        "(default: MIAOPI_AUDIT_CHECKPOINT_FILE, or audit-checkpoints.jsonl in the files folder)",
+    ),
+]
+
+
+def _key_note(services: Any) -> None:
+    if services.audit_key.generated:
+        err.print(
+            f"注意：未设置 MIAOPI_AUDIT_KEY，审计链使用本机生成的密钥 {services.audit_key.origin} 签名；"
+            "正式部署请设置 MIAOPI_AUDIT_KEY，并将密钥保存在数据库和本机数据目录之外",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _not_trusted(report: Any) -> str:
+    if report.broken_at is None:
+        return f"审计链校验未通过：{report.problem}"
+    return f"审计链在第 {report.broken_at} 条处校验未通过：{report.problem}（之前 {report.events} 条完好）"
+
+
 @audit_app.command("verify")
-def audit_verify(db: DbOption = None) -> None:
-    """Check the hash chain; exit 1 naming the first broken link."""
-    from store.audit import verify
+def audit_verify(db: DbOption = None, checkpoints: CheckpointsOption = None) -> None:
+    """Check the hash chain, the head's signature and every checkpoint (table and file); exit 1 naming
+    the first event that cannot be trusted."""
+    from service.audit import verify_trail
+
+    if checkpoints is not None and not checkpoints.is_file():
+        raise fail(EXIT_BAD_INPUT, f"检查点文件不存在：{checkpoints}")
+    services = _services(db)
+    _key_note(services)
+    report = verify_trail(services, checkpoint_file=checkpoints)
+    if not report.ok:
+        raise fail(1, _not_trusted(report))
+    if report.events == 0:
+        out.print("审计链为空")
+        return
+    out.print(f"审计链完好：{report.events} 条事件，链尾签名有效，{report.checkpoints} 个检查点相符")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(db: DbOption = None) -> None:
+    """Record a signed checkpoint of the committed head in the checkpoint file and the table, after
+    checking the head's signature and the events since the last checkpoint (run it from cron); exit 1
+    when that check fails, and nothing is recorded."""
+    from service.audit import checkpoint_path, record_checkpoint
+    from service.transactions import utcnow
 
     services = _services(db)
-    with services.sessions() as session:
-        report = verify(session)
+    _key_note(services)
+    report = record_checkpoint(services, now=utcnow())
     if not report.ok:
-        raise fail(
-            1, f"审计链在第 {report.broken_at} 条断开：{report.problem}（之前 {report.events} 条完好）"
+        raise fail(1, f"未记录检查点：{report.problem}")
+    if report.checkpoint is not None:
+        out.print(
+            f"已记录检查点：第 {report.seq} 条（哈希 {report.checkpoint.hash[:16]}…），"
+            f"写入 {checkpoint_path(services.settings)} 和检查点表；核查了其后的 {report.verified} 条事件",
+            highlight=False,
+            soft_wrap=True,
         )
-    out.print(f"审计链完好：{report.events} 条事件")
+    elif report.seq:
+        out.print(f"上一检查点之后没有新事件（链尾第 {report.seq} 条），未记录新的检查点")
+    else:
+        out.print("审计链为空，未记录检查点")
+
+
+@audit_app.command("sign-head")
+def audit_sign_head(db: DbOption = None) -> None:
+    """Sign the head with the audit key after checking the events and every checkpoint (for a trail
+    written before heads were signed, or left unsigned while a wrong key was in use), then record a
+    checkpoint; exit 1 when the check fails, and nothing is signed."""
+    from service.audit import record_checkpoint, sign_head
+    from service.transactions import utcnow
+
+    services = _services(db)
+    _key_note(services)
+    report = sign_head(services)
+    if not report.ok:
+        raise fail(1, f"未签名：{_not_trusted(report)}")
+    checkpoint = record_checkpoint(services, now=utcnow())
+    if not checkpoint.ok:
+        raise fail(1, f"已为链尾签名，但未记录检查点：{checkpoint.problem}")
+    out.print(
+        f"已为链尾签名（第 {checkpoint.seq} 条）：{report.events} 条事件完好，"
+        f"{report.checkpoints} 个检查点相符"
+    )
 
 
 from miaopi.bench import bench  # noqa: E402

@@ -3,7 +3,8 @@
 durable_rules can crash the process, so the evaluation never runs inside the API: the
 API only records cases. A dead worker loses nothing: its lease expires and the case is taken again;
 `WorkerSupervisor` restarts it. The database stays the record of work; the wake-up event only saves
-the poll interval.
+the poll interval. Each worker also records an audit checkpoint on start and every
+`MIAOPI_AUDIT_CHECKPOINT_S` seconds (service/audit.py).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from service.container import Services
 
 log = logging.getLogger("miaopi.worker")
 
@@ -50,8 +54,13 @@ def run_worker(
     services = create_services(settings, migrate=False)
     evaluator = DurableEvaluator()
     done = 0
+    every = settings.audit_checkpoint_s
+    next_checkpoint = time.monotonic()  # one on start, then every `audit_checkpoint_s`
     with DocumentReader(settings.extract_options()) as reader:
         while stop is None or not stop():
+            if every and time.monotonic() >= next_checkpoint:
+                _checkpoint(services)
+                next_checkpoint = time.monotonic() + every
             case_id = lease_next(services, owner=owner, now=utcnow())
             if case_id is None:
                 if idle_exit:
@@ -70,6 +79,20 @@ def run_worker(
                 break
     services.engine.dispose()
     return done
+
+
+def _checkpoint(services: Services) -> None:
+    """Record an audit checkpoint; a failure is logged and the worker goes on deciding cases."""
+    from service.audit import record_checkpoint
+    from service.transactions import utcnow
+
+    try:
+        report = record_checkpoint(services, now=utcnow())
+    except Exception:  # the database or the checkpoint file unavailable: tried again next time
+        log.exception("recording an audit checkpoint failed")
+        return
+    if not report.ok:
+        log.error("audit checkpoint not recorded: %s", report.problem)
 
 
 class _PipeWake:

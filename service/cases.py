@@ -221,6 +221,7 @@ def submit_case(
                 )
             audit.append(
                 session,
+                key=services.audit_key.secret,
                 actor=user.id,
                 action="case.submitted",
                 subject=case_id,

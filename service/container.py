@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.audit import AuditKey, load_key
 from service.rulesets import RulesetCatalogue
 from service.settings import Settings
 from store.blobs import BlobStore
@@ -26,8 +27,11 @@ class Services:
     """The shared registries (one per process: it keeps its prepared statements)."""
     rulesets: RulesetCatalogue = field(init=False)
     """The published rulesets and their compiled programs (seeded from the ruleset folders)."""
+    audit_key: AuditKey = field(init=False, repr=False)
+    """The key signing the audit trail's head and checkpoints (settings.audit_key, or generated)."""
 
     def __post_init__(self) -> None:
+        self.audit_key = load_key(self.settings)
         self.registry = SqlRegistry(self.engine)
         self.rulesets = RulesetCatalogue(
             self.settings.rulesets_dir, sessions=self.sessions, cache_s=self.settings.ruleset_cache_s

@@ -203,6 +203,7 @@ def _record_decision(
                 session.add(ExtractionRow(case_id=case_id, kind=kind, sha256=doc_shas.get(kind), facts=doc))
             audit.append(
                 session,
+                key=services.audit_key.secret,
                 actor=SYSTEM,
                 action="case.decided",
                 subject=case_id,
@@ -254,6 +255,7 @@ def _record_failure(
             return None
         audit.append(
             session,
+            key=services.audit_key.secret,
             actor=SYSTEM,
             action="case.failed" if final else "case.retry",
             subject=case_id,

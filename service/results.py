@@ -60,6 +60,7 @@ def issue_result(
     session.flush()
     audit.append(
         session,
+        key=services.audit_key.secret,
         actor=SYSTEM,
         action="result.issued",
         subject=row.id,

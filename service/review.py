@@ -79,6 +79,7 @@ def open_task(
     session.flush()
     audit.append(
         session,
+        key=services.audit_key.secret,
         actor=SYSTEM,
         action=f"task.opened.{kind}",
         subject=row.id,
@@ -234,6 +235,7 @@ def claim_task(services: Services, *, user: User, task_id: int, now: datetime) -
         action = "task.taken_over" if previous not in (None, user.id) else "task.claimed"
         audit.append(
             session,
+            key=services.audit_key.secret,
             actor=user.id,
             action=action,
             subject=task.case_id,
@@ -279,6 +281,7 @@ def release_task(services: Services, *, user: User, task_id: int, now: datetime)
         )
         audit.append(
             session,
+            key=services.audit_key.secret,
             actor=user.id,
             action="task.released",
             subject=task.case_id,
@@ -327,6 +330,7 @@ def decide_task(
         assert row is not None
         audit.append(
             session,
+            key=services.audit_key.secret,
             actor=user.id,
             action=f"task.decided.{task.kind}",
             subject=row.id,
@@ -362,6 +366,7 @@ def decide_task(
             row.outcome = "revoked"
             audit.append(
                 session,
+                key=services.audit_key.secret,
                 actor=user.id,
                 action="result.revoked",
                 subject=row.id,

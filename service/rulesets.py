@@ -217,7 +217,13 @@ def seed_rulesets(services: Services, *, now: datetime) -> list[str]:
                 )
                 continue
             _insert_version(
-                session, program=program, content=content, effective_from=now, actor=SYSTEM, now=now
+                session,
+                key=services.audit_key.secret,
+                program=program,
+                content=content,
+                effective_from=now,
+                actor=SYSTEM,
+                now=now,
             )
             services.rulesets.programs[program.sha256] = program
             added.append(f"{program.item}@{program.ruleset.version}")
@@ -225,7 +231,14 @@ def seed_rulesets(services: Services, *, now: datetime) -> list[str]:
 
 
 def _insert_version(
-    session: Session, *, program: Program, content: str, effective_from: datetime, actor: str, now: datetime
+    session: Session,
+    *,
+    key: bytes,
+    program: Program,
+    content: str,
+    effective_from: datetime,
+    actor: str,
+    now: datetime,
 ) -> RulesetVersion:
     row = RulesetVersion(
         item=program.item,
@@ -241,6 +254,7 @@ def _insert_version(
     session.flush()
     audit.append(
         session,
+        key=key,
         actor=actor,
         action="ruleset.published",
         subject=f"{program.item}@{program.ruleset.version}",
@@ -314,7 +328,13 @@ def publish_ruleset(
                 "生效时间须带时区", problems=[{"path": "effective_from", "message": "缺少时区"}]
             )
         row = _insert_version(
-            session, program=program, content=content, effective_from=when, actor=user.id, now=now
+            session,
+            key=services.audit_key.secret,
+            program=program,
+            content=content,
+            effective_from=when,
+            actor=user.id,
+            now=now,
         )
     services.rulesets.programs[program.sha256] = program
     return row
@@ -357,7 +377,12 @@ def rollback_ruleset(services: Services, *, user: User, item: str, now: datetime
             raise Conflict(f"事项 {item} 只有一个生效版本，无法回滚")
         current.status = "rolled_back"
         audit.append(
-            session, actor=user.id, action="ruleset.rolled_back", subject=f"{item}@{current.version}", at=now
+            session,
+            key=services.audit_key.secret,
+            actor=user.id,
+            action="ruleset.rolled_back",
+            subject=f"{item}@{current.version}",
+            at=now,
         )
         session.flush()
         return active_version(session, item=item, at=now)

@@ -90,6 +90,26 @@ class Settings(BaseSettings):
         description="key signing the approvers' sign-in cookies (default: a random key per start)",
         json_schema_extra={"secret": True},
     )
+    audit_key: str | None = Field(
+        default=None,
+        min_length=32,
+        repr=False,
+        json_schema_extra={"secret": True},
+        description="key signing the audit trail's head and checkpoints (HMAC-SHA256), kept outside the "
+        "database; a deployment sets it. Unset: a key generated on first start and kept in "
+        "MIAOPI_FILES_DIR/audit.key, with a warning at every start (for the demo and tests)",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="JSON-lines file that every audit checkpoint is appended to, outside the database "
+        "(default: MIAOPI_FILES_DIR/audit-checkpoints.jsonl); copy it off the machine",
+    )
+    audit_checkpoint_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="how often a worker records an audit checkpoint (0: never; then run "
+        "`miaopi audit checkpoint` from cron)",
+    )
     web_session_hours: float = Field(default=8.0, gt=0, le=72, description="how long a sign-in lasts")
     token_days: float = Field(default=180.0, gt=0, le=3650, description="how long an API token is valid")
     sign_in_failures: int = Field(

@@ -72,6 +72,7 @@ def add_user(
             session.flush()
             audit.append(
                 session,
+                key=services.audit_key.secret,
                 actor=SYSTEM,
                 action="user.created",
                 subject=user_id,
@@ -98,7 +99,14 @@ def end_sessions(services: Services, *, user_id: str, now: datetime, reason: str
         if user is None:
             return
         user.sessions_valid_after = now
-        audit.append(session, actor=user_id, action=f"user.{reason}", subject=user_id, at=now)
+        audit.append(
+            session,
+            key=services.audit_key.secret,
+            actor=user_id,
+            action=f"user.{reason}",
+            subject=user_id,
+            at=now,
+        )
 
 
 def revoke_user(services: Services, *, user_id: str, now: datetime) -> None:
@@ -110,7 +118,14 @@ def revoke_user(services: Services, *, user_id: str, now: datetime) -> None:
         user.token_sha256 = hash_token(secrets.token_urlsafe(32))  # a token nobody holds
         user.token_expires_at = now
         user.sessions_valid_after = now
-        audit.append(session, actor=SYSTEM, action="user.revoked", subject=user_id, at=now)
+        audit.append(
+            session,
+            key=services.audit_key.secret,
+            actor=SYSTEM,
+            action="user.revoked",
+            subject=user_id,
+            at=now,
+        )
 
 
 class SignInThrottle:

@@ -221,10 +221,25 @@ class AuditEvent(Base):
 
 class AuditHead(Base):
     """One row: the last sequence number and hash. Updating it in the event's transaction serialises
-    appends (a row lock on PostgreSQL, the write lock on SQLite)."""
+    appends (a row lock on PostgreSQL, the write lock on SQLite). `signature` is the HMAC of seq and hash
+    under the audit key (store/audit.py): without the key the head cannot be rewound or re-chained."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditCheckpoint(Base):
+    """A signed record of the committed head at a time (seq, hash, HMAC under the audit key); the same
+    line goes to the checkpoint file outside the database. Verification holds the chain to each one."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    signature: Mapped[str] = mapped_column(String(64))

@@ -1,4 +1,4 @@
-"""The JSON API's audit trail: checking the hash chain."""
+"""The JSON API's audit trail: checking the hash chain, the signed head and the checkpoints."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ router = APIRouter(prefix="/api/v1")
 
 @router.get("/audit/verify", response_model=AuditReport, summary="校验审计链")
 def audit_verify(services: ServicesDep, user: SignedInDep) -> AuditReport:
-    with services.sessions() as session:
-        r = audit.verify_chain(session, user=user)
-    return AuditReport(events=r.events, ok=r.ok, broken_at=r.broken_at, problem=r.problem)
+    r = audit.verify_chain(services, user=user)
+    return AuditReport(
+        events=r.events, ok=r.ok, broken_at=r.broken_at, problem=r.problem, checkpoints=r.checkpoints
+    )

@@ -28,6 +28,7 @@ def test_settings_command_shows_values_in_force_but_no_secret(monkeypatch: pytes
     from service.settings import get_settings
 
     monkeypatch.setenv("MIAOPI_WEB_SECRET", "s3cr3t-cookie-key")
+    monkeypatch.setenv("MIAOPI_AUDIT_KEY", "audit-key-" + "k" * 32)
     monkeypatch.setenv("MIAOPI_DATABASE_URL", "postgresql://miaopi:pg-pass-42@db.example/miaopi")
     monkeypatch.setenv("MIAOPI_MAX_ATTEMPTS", "7")
     monkeypatch.setenv("COLUMNS", "250")
@@ -38,6 +39,7 @@ def test_settings_command_shows_values_in_force_but_no_secret(monkeypatch: pytes
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "s3cr3t-cookie-key" not in result.output and "pg-pass-42" not in result.output
+    assert "audit-key-" not in result.output
     row = next(line for line in result.output.splitlines() if "MIAOPI_MAX_ATTEMPTS" in line)
     assert "7" in row and "3" in row  # in force, and the default beside it
     row = next(line for line in result.output.splitlines() if "MIAOPI_WEB_SECRET" in line)

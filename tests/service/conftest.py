@@ -13,6 +13,7 @@ from service_kit import Env, make_env, open_env
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
+from service.audit import KEY_FILE
 from service.settings import Settings
 
 
@@ -44,6 +45,9 @@ def env(backend: str, settings: Settings, sqlite_template: Path, tmp_path: Path)
         target = make_url(settings.database_url).database
         assert target is not None
         shutil.copyfile(sqlite_template, target)
+        # the key that signed the template's audit trail (generated in its files folder)
+        settings.files_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sqlite_template.parent / "files" / KEY_FILE, settings.files_dir / KEY_FILE)
         env = open_env(settings)
     else:
         env = make_env(settings)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from miaopi.worker import WorkerSupervisor
-from store import audit
+from service.audit import verify_trail
 from store.records import AuditEvent, CaseRow, DecisionRow, TaskRow
 
 
@@ -98,7 +98,7 @@ def test_sigkilled_workers_lose_nothing_and_decide_nothing_twice(env: Env, tmp_p
             session.scalars(select(AuditEvent.subject).where(AuditEvent.action == "case.decided")).all()
         )
         tasks = Counter(session.scalars(select(TaskRow.case_id).where(TaskRow.kind == "review")).all())
-        report = audit.verify(session)
+        report = verify_trail(env.services)
     assert sorted(rows) == sorted(case_ids)
     assert all(r.status == "decided" and r.lease_owner is None for r in rows.values())
     assert decisions == Counter(case_ids)
@@ -142,7 +142,7 @@ def test_the_api_stays_up_while_a_supervised_worker_is_killed(env: Env) -> None:
         assert client.get("/health").json()["workers"] == 1
     with env.services.sessions() as session:
         decisions = Counter(session.scalars(select(DecisionRow.case_id)).all())
-        assert audit.verify(session).ok
+        assert verify_trail(env.services).ok
     assert decisions == Counter([*case_ids, "after-the-restart"])
 
 

@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 from service_kit import DEED_TAX_VERSION, Env, auth, decide_all, expected, post_multipart, sample, submit
 from sqlalchemy import select
 
+from service.audit import verify_trail
 from service.errors import Conflict
 from service.replay import replay
 from service.rulesets import publish_ruleset
 from service.transactions import utcnow
-from store import audit
 from store.records import AuditEvent, CaseRow, DecisionRow, ResultRow, RulesetVersion, TaskRow
 
 DEED_TAX = [
@@ -68,7 +68,7 @@ def test_sample_cases_are_decided_as_expected_recorded_and_replayed(env: Env) ->
         versions = {(v.item, v.version): v.sha256 for v in session.scalars(select(RulesetVersion))}
         tasks = {t.case_id: t for t in session.scalars(select(TaskRow))}
         results = {r.case_id: r for r in session.scalars(select(ResultRow))}
-        assert audit.verify(session).ok
+        assert verify_trail(env.services).ok
         decided_events = session.scalars(
             select(AuditEvent.subject).where(AuditEvent.action == "case.decided")
         ).all()
@@ -129,7 +129,7 @@ def test_sample_cases_are_decided_as_expected_recorded_and_replayed(env: Env) ->
         is False
     )
     with env.services.sessions() as session:
-        assert audit.verify(session).ok
+        assert verify_trail(env.services).ok
 
 
 def test_publish_is_refused_when_golden_cases_fail(env: Env) -> None:

@@ -43,3 +43,40 @@ def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(engine:
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(engine)
     assert _diff(engine) == []
+
+
+def test_an_audit_trail_from_before_signed_heads_keeps_its_hashes_and_verifies_once_signed(
+    engine: Engine,
+) -> None:
+    from datetime import UTC, datetime
+
+    from store import audit
+    from store.db import session_factory
+    from store.records import AuditEvent, AuditHead
+
+    Base.metadata.drop_all(engine)
+    migrate.upgrade(engine, "0002")
+    prev = audit.GENESIS
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    with engine.begin() as conn:  # the columns of revision 0002 only
+        for seq in (1, 2, 3):
+            row = {"actor": "system", "action": "case.submitted", "subject": f"c{seq}", "detail": {"n": seq}}
+            digest = audit.chain_hash(prev, seq, at, **row)
+            conn.execute(
+                AuditEvent.__table__.insert().values(seq=seq, at=at, prev_hash=prev, hash=digest, **row)
+            )
+            prev = digest
+        conn.execute(AuditHead.__table__.insert().values(id=1, seq=3, hash=prev))
+
+    migrate.upgrade(engine)
+    key = b"the deployment's audit key, long enough"
+    sessions = session_factory(engine)
+    with sessions() as session:
+        assert audit.verify(session, key=key, signed_head=False).ok  # the old hashes hold
+        report = audit.verify(session, key=key)
+    assert not report.ok and report.problem and "链尾（第 3 条）没有签名" in report.problem
+    with sessions.begin() as session:
+        assert audit.sign_head(session, key=key, checkpoint_file=None).ok
+    with sessions() as session:
+        report = audit.verify(session, key=key)
+    assert report.ok and report.events == 3
