@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from engine.errors import ApprovalError, CaseError, EngineFault, RulesetError, UnknownItemError
 from service.errors import ServiceError
@@ -24,6 +26,16 @@ _APPROVAL_STATUS: list[tuple[type[ApprovalError], int, str]] = [
 ]
 
 
+def allowed_methods(app: Any, scope: Mapping[str, Any]) -> list[str]:
+    """The methods some route of the application answers at the request's path (for `Allow`)."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def problem(
     status: int,
     *,
@@ -32,6 +44,7 @@ def problem(
     code: str,
     instance: str | None = None,
     retry_after: int | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
@@ -44,10 +57,12 @@ def problem(
     if instance:
         body["instance"] = instance
     body.update({k: v for k, v in extra.items() if v not in (None, [], {})})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    sent = dict(headers or {})
+    if status == 401:
+        sent["WWW-Authenticate"] = "Bearer"
     if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    return JSONResponse(body, status_code=status, media_type=MEDIA, headers=headers or None)
+        sent["Retry-After"] = str(retry_after)
+    return JSONResponse(body, status_code=status, media_type=MEDIA, headers=sent or None)
 
 
 def install(app: FastAPI) -> None:
@@ -111,15 +126,25 @@ def install(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         detail = str(exc.detail)
+        headers = dict(exc.headers or {})
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             # the framework's answer when decoding the body failed (e.g. JSON nested too deep)
             code, detail = "unreadable_body", "请求正文无法解析：不是合法的 JSON，或嵌套层数过多"
+        if exc.status_code == 404 and detail == "Not Found":  # no route at the path
+            detail = "没有这个地址"
+        if exc.status_code == 405:
+            # RFC 9110: a 405 names the methods the resource answers, those of every route at the path
+            # (the framework names only the first route's)
+            allowed = allowed_methods(request.app, request.scope)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"该地址不支持 {request.method} 方法，支持：{'、'.join(allowed)}"
         return problem(
             exc.status_code,
             title=titles.get(exc.status_code, "请求无法处理"),
             detail=detail,
             code=code,
             instance=request.url.path,
+            headers=headers,
         )
 
     @app.exception_handler(RecursionError)
