@@ -165,6 +165,10 @@ def _canonical_sha(data: Any, uploads: list[Upload]) -> str:
     return h.hexdigest()
 
 
+RESERVED_CASE_IDS = frozenset({"multipart"})
+"""Ids no case may take: a case's address is /api/v1/cases/{id}, and these name other endpoints there."""
+
+
 def submit_case(
     services: Services,
     *,
@@ -193,6 +197,11 @@ def submit_case(
         case = parse_case(data, ruleset=ruleset)
         if ruleset is None:  # parse_case reported the missing or malformed item already
             raise CaseError("缺少事项 item")
+        if case.case_id in RESERVED_CASE_IDS:
+            raise InvalidRequest(
+                f"案件编号 {case.case_id} 为系统保留，请改用其他编号",
+                problems=[{"path": "case_id", "message": "系统保留的编号"}],
+            )
         documents = _check_uploads(services, case, uploads)
     case_id = case.case_id or f"MP{now.astimezone(CHINA_TZ):%Y%m%d}{secrets.token_hex(5).upper()}"
     stored = [(ref, services.blobs.put(up.data), media, len(up.data)) for ref, up, media in documents]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from api.deps import ServicesDep, SignedInDep
 from api.schemas import CaseAccepted, CaseSummary
@@ -19,6 +21,16 @@ from service.engine_pool import EnginePool
 from service.errors import InvalidRequest, TooLarge
 from service.transactions import utcnow
 from service.users import User
+
+
+class CaseIdConvertor(StringConvertor):
+    """A case id in a path: never one of the reserved ids, so that /api/v1/cases/multipart is the
+    multipart submission alone (a GET there is a 405, as the schema says, not a case look-up)."""
+
+    regex = "".join(f"(?!{re.escape(r)}$)" for r in sorted(cases.RESERVED_CASE_IDS)) + StringConvertor.regex
+
+
+register_url_convertor("case_id", CaseIdConvertor())
 
 router = APIRouter(prefix="/api/v1")
 SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -193,7 +205,7 @@ def _list_cases(services: Services, *, user: User, status: str | None, limit: in
         return list(cases.list_cases(session, user=user, status=status, limit=limit))
 
 
-@router.get("/cases/{case_id}", summary="案件状态与决定（含逐条条件、取值与来源）")
+@router.get("/cases/{case_id:case_id}", summary="案件状态与决定（含逐条条件、取值与来源）")
 def get_case(case_id: str, services: ServicesDep, user: SignedInDep) -> dict[str, Any]:
     with services.sessions() as session:
         row = cases.get_case(session, user=user, case_id=case_id)

@@ -1,10 +1,11 @@
 """What the HTTP API answers beside its operations' own work: a method a path does not support is a
-405 naming in `Allow` every method the path supports."""
+405 naming in `Allow` every method the path supports, and no case can take the address of another
+endpoint."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from service_kit import auth
+from service_kit import auth, sample
 
 
 def _allow(value: str) -> set[str]:
@@ -37,3 +38,19 @@ def test_an_address_without_a_route_is_a_problem_in_chinese(client: TestClient) 
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["detail"] == "没有这个地址"
+
+
+def test_get_of_the_multipart_endpoint_is_a_405_not_a_case_look_up(client: TestClient) -> None:
+    r = client.get("/api/v1/cases/multipart", headers=auth("admin"))
+    assert (r.status_code, _allow(r.headers["allow"])) == (405, {"POST"})
+    r = client.request("OPTIONS", "/api/v1/cases/multipart", headers=auth("admin"))
+    assert (r.status_code, _allow(r.headers["allow"])) == (405, {"POST"})
+    # an id that merely starts like it is an ordinary case id
+    assert client.get("/api/v1/cases/multipart-1", headers=auth("admin")).status_code == 404
+
+
+def test_a_case_cannot_take_the_id_of_an_endpoint(client: TestClient) -> None:
+    data = {**sample("dt-01-only-home-small"), "case_id": "multipart"}
+    r = client.post("/api/v1/cases", json=data, headers=auth("applicant"))
+    assert r.status_code == 422, r.text
+    assert r.json()["problems"] == [{"path": "case_id", "message": "系统保留的编号"}]
