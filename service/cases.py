@@ -179,7 +179,9 @@ def submit_case(
     now: datetime,
 ) -> tuple[CaseRow, bool]:
     """Validate and record a case; returns (case, created). A retry with the same Idempotency-Key or
-    case_id returns the first case; the same key with a different body is a conflict."""
+    case_id returns the first case; the same key with a different body is a conflict. A case_id that
+    is taken, by another case of the applicant's or by anyone else's, is one conflict with one answer,
+    which names neither the case's owner nor its state."""
     access.check_submit(user)
     if not isinstance(data, dict):
         raise InvalidRequest("案件应为 JSON 对象", problems=[{"path": "", "message": "应为 JSON 对象"}])
@@ -189,7 +191,7 @@ def submit_case(
     with services.sessions() as session:
         existing = _existing_submission(session, user=user, data=data, key=idempotency_key)
         if existing is not None:
-            return _same_or_conflict(existing, digest), False
+            return _same_or_conflict(existing, digest, data=data, key=idempotency_key), False
         item = data.get("item")
         ruleset = None
         if isinstance(item, str):
@@ -241,8 +243,8 @@ def submit_case(
         with services.sessions() as session:
             existing = _existing_submission(session, user=user, data=data, key=idempotency_key)
             if existing is None:
-                raise Conflict(f"案件编号 {case_id} 已被使用") from None
-            return _same_or_conflict(existing, digest), False
+                raise _case_id_taken(case_id) from None
+            return _same_or_conflict(existing, digest, data=data, key=idempotency_key), False
     log.info(
         "case submitted case=%s item=%s applicant=%s",
         case_id,
@@ -266,18 +268,29 @@ def _existing_submission(
         row = session.get(CaseRow, case_id)
         if row is not None:
             if row.submitted_by != user.id:
-                raise Conflict(f"案件编号 {case_id} 已被使用")
+                raise _case_id_taken(case_id)
             return row
     return None
 
 
-def _same_or_conflict(row: CaseRow, digest: str) -> CaseRow:
-    if row.payload_sha256 != digest:
+def _same_or_conflict(row: CaseRow, digest: str, *, data: dict[str, Any], key: str | None) -> CaseRow:
+    if row.payload_sha256 == digest:
+        return row
+    if key is not None and row.idempotency_key == key:
         raise Conflict(
-            f"同一幂等键（或案件编号）已用于内容不同的案件 {row.id}",
+            f"同一幂等键已用于内容不同的案件 {row.id}",
             problems=[{"path": "Idempotency-Key", "message": "重复使用于不同内容"}],
         )
-    return row
+    raise _case_id_taken(str(data.get("case_id")))
+
+
+def _case_id_taken(case_id: str) -> Conflict:
+    """The one answer to a case_id already taken, whoever's case holds it: the applicant learns that
+    the id cannot be used, not whose case it is nor in what state."""
+    return Conflict(
+        f"案件编号 {case_id} 已被占用，请改用其他编号（或不填 case_id，由系统编号）",
+        problems=[{"path": "case_id", "message": "编号已被占用"}],
+    )
 
 
 def _check_uploads(
