@@ -1,11 +1,14 @@
 """What the HTTP API answers beside its operations' own work: a method a path does not support is a
-405 naming in `Allow` every method the path supports, and no case can take the address of another
-endpoint."""
+405 naming in `Allow` every method the path supports, no case can take the address of another
+endpoint, and a path naming what does not exist is a 404."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from service_kit import auth, sample
+from service_kit import Env, auth, sample
+from sqlalchemy import update
+
+from store.records import RulesetVersion
 
 
 def _allow(value: str) -> set[str]:
@@ -54,3 +57,21 @@ def test_a_case_cannot_take_the_id_of_an_endpoint(client: TestClient) -> None:
     r = client.post("/api/v1/cases", json=data, headers=auth("applicant"))
     assert r.status_code == 422, r.text
     assert r.json()["problems"] == [{"path": "case_id", "message": "系统保留的编号"}]
+
+
+def test_rolling_back_an_item_never_published_is_a_404(client: TestClient) -> None:
+    r = client.post("/api/v1/rulesets/no-such-item/rollback", headers=auth("admin"))
+    assert r.status_code == 404, r.text
+    assert r.json()["code"] == "not_found" and "no-such-item" in r.json()["detail"]
+
+
+def test_rolling_back_an_item_without_a_version_in_force_is_a_409(env: Env, client: TestClient) -> None:
+    with env.services.sessions.begin() as session:
+        session.execute(
+            update(RulesetVersion)
+            .where(RulesetVersion.item == "safety-permit-renewal")
+            .values(status="rolled_back")
+        )
+    r = client.post("/api/v1/rulesets/safety-permit-renewal/rollback", headers=auth("admin"))
+    assert r.status_code == 409, r.text
+    assert "尚无生效" in r.json()["detail"]
