@@ -1,4 +1,5 @@
-"""Errors → RFC 9457 problem+json, in one place. Every typed error keeps its stable code."""
+"""Errors → RFC 9457 problem+json, in one place. Every typed error keeps its stable code, and every
+operation declares in the OpenAPI schema the error statuses it can answer (`responses`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.schemas import Problem, ref
 from engine.errors import ApprovalError, CaseError, EngineFault, RulesetError, UnknownItemError
 from service.errors import ServiceError
 
@@ -24,6 +26,40 @@ _APPROVAL_STATUS: list[tuple[type[ApprovalError], int, str]] = [
     (RulesetError, 422, "规则集有误"),
     (EngineFault, 500, "规则引擎故障"),
 ]
+
+
+STATUS_DESCRIPTIONS: dict[int, str] = {
+    400: "请求正文无法解析（不是合法的 JSON 或 multipart 正文，或嵌套层数过多）",
+    401: "未登录或凭证无效",
+    403: "无权操作（角色不允许；以登录会话修改数据时还须提供 X-CSRF-Token）",
+    404: "未找到（无权查看的也答未找到）",
+    409: "状态冲突",
+    413: "请求正文超过大小上限",
+    415: "材料文件类型不受支持",
+    422: "请求内容有误（逐项列出问题及其位置）",
+    503: "服务暂不可用",
+}
+_STRING = {"type": "string"}
+
+
+def responses(*statuses: int, described: Mapping[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of the error statuses an operation can answer, each a Problem under
+    `application/problem+json` (`described` gives an operation's own description of a status)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {
+            "description": (described or {}).get(status, STATUS_DESCRIPTIONS[status]),
+            "content": {MEDIA: {"schema": ref(Problem)}},
+        }
+        if status == 401:
+            entry["headers"] = {
+                "WWW-Authenticate": {"description": "Bearer", "required": True, "schema": _STRING}
+            }
+        if status == 503:
+            seconds = {"type": "integer", "minimum": 0}
+            entry["headers"] = {"Retry-After": {"description": "建议多少秒后重试", "schema": seconds}}
+        out[status] = entry
+    return out
 
 
 def allowed_methods(app: Any, scope: Mapping[str, Any]) -> list[str]:

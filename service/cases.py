@@ -397,7 +397,8 @@ class CaseView(BaseModel):
     commitment: bool
     received_at: IsoTime
     decided_at: IsoTime | None
-    decision: dict[str, Any] | None
+    decision: Decision | None
+    """The engine's decision as recorded."""
     ruleset: RulesetRef | None
     tasks: list[TaskView]
     results: list[ResultRef]
@@ -419,7 +420,7 @@ def case_view(session: Session, *, row: CaseRow, now: datetime) -> CaseView:
         commitment=row.commitment,
         received_at=row.received_at,
         decided_at=row.decided_at,
-        decision=decision.decision if decision else None,
+        decision=Decision.model_validate(decision.decision) if decision else None,
         ruleset=RulesetRef(version=decision.ruleset_version, sha256=decision.ruleset_sha256)
         if decision
         else None,
