@@ -121,7 +121,8 @@ class DecideIn(_In):
 
 
 class PublishIn(_In):
-    content: str = Field(min_length=1, max_length=500_000, description="规则集 YAML 全文")
+    # at most 12 bytes a character in JSON (an escaped surrogate pair): within the 1 MiB body limit
+    content: str = Field(min_length=1, max_length=80_000, description="规则集 YAML 全文")
     effective_from: datetime | None = Field(default=None, description="生效时间（带时区）；缺省为立即生效")
 
 

@@ -4,6 +4,7 @@ schema for every success body."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -134,3 +135,29 @@ def test_the_answers_match_their_declared_schemas(env: Env, client: TestClient) 
     for method, path, r in problems:
         assert r.headers["content-type"].startswith("application/problem+json")
         check(method, path, r)
+
+
+def test_a_submission_time_must_be_an_iso_text_as_the_schema_says(client: TestClient) -> None:
+    data = sample("dt-01-only-home-small")
+    data.pop("case_id", None)
+    for when in (1763690400, "1763690400", 1763690400.5):
+        r = client.post("/api/v1/cases", json={**data, "submitted_at": when}, headers=auth("applicant"))
+        assert r.status_code == 422, (when, r.text)
+        assert [p["path"] for p in r.json()["problems"]] == ["submitted_at"], when
+    r = client.post("/api/v1/cases", json=data, headers=auth("applicant"))
+    assert r.status_code == 202, r.text
+
+
+def test_a_ruleset_as_long_as_the_schema_allows_fits_the_body_limit(
+    client: TestClient, schema: dict[str, Any]
+) -> None:
+    longest = schema["components"]["schemas"]["PublishIn"]["properties"]["content"]["maxLength"]
+    widest = "\U0001f600"  # written in JSON as an escaped surrogate pair, 12 bytes
+    for content, status in ((widest * longest, 422), (widest * (longest + 1), 422)):
+        body = json.dumps({"content": content}, ensure_ascii=True).encode()
+        assert len(body) > 12 * longest
+        headers = {**auth("admin"), "Content-Type": "application/json"}
+        r = client.post("/api/v1/rulesets", content=body, headers=headers)
+        # refused for what it says (it does not compile, or it is too long), not for its size
+        assert r.status_code == status, r.text[:300]
+        assert r.json()["code"] == "invalid_request"
