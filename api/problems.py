@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Mount
+from starlette.staticfiles import StaticFiles
 
 from api.schemas import Problem, ref
 from engine.errors import ApprovalError, CaseError, EngineFault, RulesetError, UnknownItemError
@@ -62,14 +63,21 @@ def responses(*statuses: int, described: Mapping[int, str] | None = None) -> dic
     return out
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def allowed_methods(app: Any, scope: Mapping[str, Any]) -> list[str]:
     """The methods some route of the application answers at the request's path (for `Allow`)."""
-    allowed = []
-    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
-        probe = {**scope, "method": method}
-        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes):
-            allowed.append(method)
-    return allowed
+    # routing into a mount moved root_path; the probes start from the application's again
+    top = {**scope, "root_path": scope.get("app_root_path", scope.get("root_path", ""))}
+    allowed: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Mount):  # a mount takes every method; static files answer two
+            if isinstance(route.app, StaticFiles) and route.matches(top)[0] is not Match.NONE:
+                allowed |= {"GET", "HEAD"}
+            continue
+        allowed |= {m for m in _METHODS if route.matches({**top, "method": m})[0] is Match.FULL}
+    return [m for m in _METHODS if m in allowed]
 
 
 def problem(

@@ -36,6 +36,13 @@ def test_a_405_allows_every_method_of_the_path(client: TestClient) -> None:
         assert (r.status_code, _allow(r.headers["allow"])) == (405, {"POST"})
 
 
+def test_a_405_of_the_static_files_allows_what_they_answer(client: TestClient) -> None:
+    for method in ("POST", "DELETE"):
+        r = client.request(method, "/static/style.css")
+        assert (r.status_code, _allow(r.headers["allow"])) == (405, {"GET", "HEAD"}), method
+    assert client.get("/static/style.css").status_code == 200
+
+
 def test_an_address_without_a_route_is_a_problem_in_chinese(client: TestClient) -> None:
     r = client.get("/api/v1/no-such-thing", headers=auth("admin"))
     assert r.status_code == 404
