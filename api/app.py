@@ -106,16 +106,15 @@ def _with_components(app: FastAPI) -> Callable[[], dict[str, Any]]:
     whose request can fail validation declares its 422 Problem itself (api/problems.py)."""
     generate = app.openapi
 
+    framework_422 = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
-            default_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
             for operations in document["paths"].values():
                 for operation in operations.values():
                     answers = operation["responses"]
-                    if answers.get("422", {}).get("content", {}).get("application/json", {}).get(
-                        "schema"
-                    ) == default_422:
+                    if answers.get("422", {}).get("content") == framework_422:
                         del answers["422"]
             found = document.setdefault("components", {}).setdefault("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
