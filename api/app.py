@@ -6,14 +6,14 @@ the worker processes beside it. Tests pass their own settings.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
-from api import pages, problems
+from api import pages, problems, schemas
 from api.deps import ServicesDep
 from api.limits import BodyLimitMiddleware
 from api.metrics import LatencyMiddleware, Metrics
@@ -74,7 +74,13 @@ def create_app(
     problems.install(app)
     app.include_router(router)
 
-    @app.get("/health", response_model=Health, summary="健康检查", tags=["ops"])
+    @app.get(
+        "/health",
+        response_model=Health,
+        summary="健康检查",
+        tags=["ops"],
+        responses=problems.responses(503, described={503: "数据库不可用"}),
+    )
     def health(services: ServicesDep) -> Health:
         try:
             with services.sessions() as session:
@@ -89,4 +95,34 @@ def create_app(
         return metrics.render()
 
     pages.install(app)
+    app.openapi = _with_components(app)  # type: ignore[method-assign]
     return app
+
+
+def _with_components(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The application's OpenAPI schema with the components that operations name without FastAPI
+    deriving them from a route's types (api/schemas.py: `components`), and without the framework's
+    own 422 (`HTTPValidationError` as `application/json`), which this API never answers: an operation
+    whose request can fail validation declares its 422 Problem itself (api/problems.py)."""
+    generate = app.openapi
+
+    framework_422 = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    answers = operation["responses"]
+                    if answers.get("422", {}).get("content") == framework_422:
+                        del answers["422"]
+            found = document.setdefault("components", {}).setdefault("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                found.pop(name, None)
+            for name, definition in schemas.components().items():
+                if found.setdefault(name, definition) != definition:
+                    raise RuntimeError(f"two OpenAPI schemas are named {name}")
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    return openapi

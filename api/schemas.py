@@ -6,10 +6,65 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema, models_json_schema
+
+from engine.case import Case
+
+REF = "#/components/schemas/{model}"
 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _absent_when_none(schema: dict[str, Any]) -> None:
+    """A field that is left out rather than null: no `default: null` beside its type."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class ProblemItem(BaseModel):
+    """One problem of a request, where it is."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_absent_when_none)
+
+    path: str | SkipJsonSchema[None] = Field(
+        default=None, description="出错的位置，如 form.area_m2；空串指整个请求"
+    )
+    message: str
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457 problem details, `application/problem+json`), as api/problems.py writes
+    it. Some errors add fields of their own (e.g. `claimed_by` of a task another approver holds)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_absent_when_none)
+
+    type: str = Field(description="问题类型的 URI，以 code 结尾")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str = Field(description="稳定的错误代码")
+    instance: str | SkipJsonSchema[None] = Field(default=None, description="出错的请求路径")
+    problems: list[ProblemItem] | SkipJsonSchema[None] = Field(
+        default=None, description="逐项列出的问题（一次性告知）"
+    )
+    suggestion: str | SkipJsonSchema[None] = Field(default=None, description="修改建议")
+
+
+def components() -> dict[str, Any]:
+    """The schemas that operations refer to by name without FastAPI deriving them from a route's types:
+    the problem body of every error, and the case a submission or pre-check sends (its body is read as
+    plain JSON and validated by the use case, which reports every problem at once)."""
+    _, top = models_json_schema([(Problem, "serialization"), (Case, "validation")], ref_template=REF)
+    defs: dict[str, Any] = top["$defs"]
+    return defs
+
+
+def ref(model: type[BaseModel]) -> dict[str, str]:
+    """A reference to one of `components()`."""
+    return {"$ref": REF.format(model=model.__name__)}
 
 
 class CaseAccepted(BaseModel):
@@ -56,12 +111,34 @@ class TaskList(BaseModel):
 
 class DecideIn(_In):
     outcome: Literal["approve", "reject", "return", "confirm", "revoke"]
-    comment: str = Field(min_length=1, max_length=2000, description="审批意见（必填）")
+    comment: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="审批意见（必填，不能只有空白）",
+        # checked by the use case, whose message names the field in Chinese
+        json_schema_extra={"pattern": r"\S"},
+    )
 
 
 class PublishIn(_In):
-    content: str = Field(min_length=1, max_length=500_000, description="规则集 YAML 全文")
+    # at most 12 bytes a character in JSON (an escaped surrogate pair): within the 1 MiB body limit
+    content: str = Field(min_length=1, max_length=80_000, description="规则集 YAML 全文")
     effective_from: datetime | None = Field(default=None, description="生效时间（带时区）；缺省为立即生效")
+
+
+class VersionInfo(BaseModel):
+    version: str
+    sha256: str
+    status: str
+    effective_from: str = Field(description="生效时间（ISO 8601，带时区）")
+    published_by: str
+    published_at: str
+
+
+class RulesetItem(BaseModel):
+    item: str
+    active: str | None = Field(description="现行版本；尚无生效版本时为 null")
+    versions: list[VersionInfo]
 
 
 class VersionOut(BaseModel):

@@ -99,6 +99,20 @@ class Case(BaseModel):
         default_factory=list, max_length=50
     )
 
+    @field_validator("submitted_at", mode="before")
+    @classmethod
+    def _iso_text(cls, v: Any) -> Any:
+        """An ISO 8601 text, as the contract says (pydantic alone would also read a number, or a text
+        of digits, as a Unix time)."""
+        if isinstance(v, datetime):
+            return v
+        if not isinstance(v, str):
+            raise ValueError("submitted_at 应为 ISO 8601 日期时间文本，如 2026-11-21T10:00:00+08:00")
+        try:
+            return datetime.fromisoformat(v)
+        except ValueError:
+            raise ValueError(f"submitted_at 不是 ISO 8601 日期时间：{v!r}") from None
+
     @field_validator("submitted_at")
     @classmethod
     def _aware(cls, v: datetime) -> datetime:

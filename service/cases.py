@@ -165,6 +165,10 @@ def _canonical_sha(data: Any, uploads: list[Upload]) -> str:
     return h.hexdigest()
 
 
+RESERVED_CASE_IDS = frozenset({"multipart"})
+"""Ids no case may take: a case's address is /api/v1/cases/{id}, and these name other endpoints there."""
+
+
 def submit_case(
     services: Services,
     *,
@@ -175,7 +179,9 @@ def submit_case(
     now: datetime,
 ) -> tuple[CaseRow, bool]:
     """Validate and record a case; returns (case, created). A retry with the same Idempotency-Key or
-    case_id returns the first case; the same key with a different body is a conflict."""
+    case_id returns the first case; the same key with a different body is a conflict. A case_id that
+    is taken, by another case of the applicant's or by anyone else's, is one conflict with one answer,
+    which names neither the case's owner nor its state."""
     access.check_submit(user)
     if not isinstance(data, dict):
         raise InvalidRequest("案件应为 JSON 对象", problems=[{"path": "", "message": "应为 JSON 对象"}])
@@ -185,7 +191,7 @@ def submit_case(
     with services.sessions() as session:
         existing = _existing_submission(session, user=user, data=data, key=idempotency_key)
         if existing is not None:
-            return _same_or_conflict(existing, digest), False
+            return _same_or_conflict(existing, digest, data=data, key=idempotency_key), False
         item = data.get("item")
         ruleset = None
         if isinstance(item, str):
@@ -193,6 +199,11 @@ def submit_case(
         case = parse_case(data, ruleset=ruleset)
         if ruleset is None:  # parse_case reported the missing or malformed item already
             raise CaseError("缺少事项 item")
+        if case.case_id in RESERVED_CASE_IDS:
+            raise InvalidRequest(
+                f"案件编号 {case.case_id} 为系统保留，请改用其他编号",
+                problems=[{"path": "case_id", "message": "系统保留的编号"}],
+            )
         documents = _check_uploads(services, case, uploads)
     case_id = case.case_id or f"MP{now.astimezone(CHINA_TZ):%Y%m%d}{secrets.token_hex(5).upper()}"
     stored = [(ref, services.blobs.put(up.data), media, len(up.data)) for ref, up, media in documents]
@@ -233,8 +244,8 @@ def submit_case(
         with services.sessions() as session:
             existing = _existing_submission(session, user=user, data=data, key=idempotency_key)
             if existing is None:
-                raise Conflict(f"案件编号 {case_id} 已被使用") from None
-            return _same_or_conflict(existing, digest), False
+                raise _case_id_taken(case_id) from None
+            return _same_or_conflict(existing, digest, data=data, key=idempotency_key), False
     log.info(
         "case submitted case=%s item=%s applicant=%s",
         case_id,
@@ -258,18 +269,29 @@ def _existing_submission(
         row = session.get(CaseRow, case_id)
         if row is not None:
             if row.submitted_by != user.id:
-                raise Conflict(f"案件编号 {case_id} 已被使用")
+                raise _case_id_taken(case_id)
             return row
     return None
 
 
-def _same_or_conflict(row: CaseRow, digest: str) -> CaseRow:
-    if row.payload_sha256 != digest:
+def _same_or_conflict(row: CaseRow, digest: str, *, data: dict[str, Any], key: str | None) -> CaseRow:
+    if row.payload_sha256 == digest:
+        return row
+    if key is not None and row.idempotency_key == key:
         raise Conflict(
-            f"同一幂等键（或案件编号）已用于内容不同的案件 {row.id}",
+            f"同一幂等键已用于内容不同的案件 {row.id}",
             problems=[{"path": "Idempotency-Key", "message": "重复使用于不同内容"}],
         )
-    return row
+    raise _case_id_taken(str(data.get("case_id")))
+
+
+def _case_id_taken(case_id: str) -> Conflict:
+    """The one answer to a case_id already taken, whoever's case holds it: the applicant learns that
+    the id cannot be used, not whose case it is nor in what state."""
+    return Conflict(
+        f"案件编号 {case_id} 已被占用，请改用其他编号（或不填 case_id，由系统编号）",
+        problems=[{"path": "case_id", "message": "编号已被占用"}],
+    )
 
 
 def _check_uploads(
@@ -376,7 +398,8 @@ class CaseView(BaseModel):
     commitment: bool
     received_at: IsoTime
     decided_at: IsoTime | None
-    decision: dict[str, Any] | None
+    decision: Decision | None
+    """The engine's decision as recorded."""
     ruleset: RulesetRef | None
     tasks: list[TaskView]
     results: list[ResultRef]
@@ -398,7 +421,7 @@ def case_view(session: Session, *, row: CaseRow, now: datetime) -> CaseView:
         commitment=row.commitment,
         received_at=row.received_at,
         decided_at=row.decided_at,
-        decision=decision.decision if decision else None,
+        decision=Decision.model_validate(decision.decision) if decision else None,
         ruleset=RulesetRef(version=decision.ruleset_version, sha256=decision.ruleset_sha256)
         if decision
         else None,

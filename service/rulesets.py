@@ -26,7 +26,7 @@ from engine.expr import suggest
 from engine.model import DocField, Ruleset
 from engine.program import Program, build_program
 from service import access
-from service.errors import Conflict, InvalidRequest
+from service.errors import Conflict, InvalidRequest, NotFound
 from service.transactions import SYSTEM, utcnow, writing
 from store import audit
 from store.records import RulesetVersion, User
@@ -361,10 +361,16 @@ def _run_golden(services: Services) -> Callable[[Program], list[str]]:
 
 
 def rollback_ruleset(services: Services, *, user: User, item: str, now: datetime) -> RulesetVersion:
-    """Withdraw the version in force; the previous one takes over at once."""
+    """Withdraw the version in force; the previous one takes over at once. An item never published is
+    not found; one without a version in force has nothing to withdraw (a conflict)."""
     access.check_publish(user)
     with writing(services) as session:
-        current = active_version(session, item=item, at=now)
+        try:
+            current = active_version(session, item=item, at=now)
+        except UnknownItemError as exc:
+            if session.scalars(select(RulesetVersion.id).where(RulesetVersion.item == item)).first() is None:
+                raise NotFound(f"没有事项 {item}") from exc
+            raise Conflict(f"事项 {item} 尚无生效的规则集版本，无法回滚") from exc
         previous = session.scalars(
             select(RulesetVersion).where(
                 RulesetVersion.item == item,

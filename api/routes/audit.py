@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api import problems
 from api.deps import ServicesDep, SignedInDep
 from api.schemas import AuditReport
 from service import audit
@@ -11,7 +12,9 @@ from service import audit
 router = APIRouter(prefix="/api/v1")
 
 
-@router.get("/audit/verify", response_model=AuditReport, summary="校验审计链")
+@router.get(
+    "/audit/verify", response_model=AuditReport, summary="校验审计链", responses=problems.responses(401, 403)
+)
 def audit_verify(services: ServicesDep, user: SignedInDep) -> AuditReport:
     r = audit.verify_chain(services, user=user)
     return AuditReport(

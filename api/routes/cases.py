@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from pydantic import WithJsonSchema
+from starlette.convertors import StringConvertor, register_url_convertor
 
+from api import problems
 from api.deps import ServicesDep, SignedInDep
-from api.schemas import CaseAccepted, CaseSummary
+from api.schemas import CaseAccepted, CaseSummary, ref
+from engine.case import Case
+from engine.decision import Decision
 from service import access, cases
 from service.container import Services
 from service.engine_pool import EnginePool
@@ -20,11 +26,39 @@ from service.errors import InvalidRequest, TooLarge
 from service.transactions import utcnow
 from service.users import User
 
+
+class CaseIdConvertor(StringConvertor):
+    """A case id in a path: never one of the reserved ids, so that /api/v1/cases/multipart is the
+    multipart submission alone (a GET there is a 405, as the schema says, not a case look-up)."""
+
+    regex = "".join(f"(?!{re.escape(r)}$)" for r in sorted(cases.RESERVED_CASE_IDS)) + StringConvertor.regex
+
+
+register_url_convertor("case_id", CaseIdConvertor())
+
 router = APIRouter(prefix="/api/v1")
-SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "重复提交，返回已受理的案件"},
-    201: {"description": "已受理并已作出决定"},
+_LOCATION = {"Location": {"description": "案件地址", "required": True, "schema": {"type": "string"}}}
+_CONFLICT = {
+    409: "案件编号已用于另一案件，或同一幂等键已用于内容不同的案件（不说明该案件属于谁、处于何种状态）"
 }
+SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": CaseAccepted, "description": "重复提交，返回已受理的案件", "headers": _LOCATION},
+    201: {"model": CaseAccepted, "description": "已受理并已作出决定", "headers": _LOCATION},
+    202: {"description": "已受理，等待引擎作出决定", "headers": _LOCATION},
+}
+# A case body is read as plain JSON and validated by the use case against the item's ruleset, so that
+# every problem, of the contract and of the item's declared fields, is reported at once (and the depth
+# limit is checked before any validation walks it); its schema is the case model's.
+CaseBody = Annotated[
+    dict[str, Any],
+    Body(),
+    WithJsonSchema({**ref(Case), "description": "案件 JSON；form 须符合该事项规则集声明的字段"}),
+]
+PreCheckBody = Annotated[
+    dict[str, Any],
+    Body(),
+    WithJsonSchema({**ref(Case), "description": "案件 JSON；预审不读材料文件，documents 须为空"}),
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=200, description="重试时返回同一案件，不会重复受理"),
@@ -87,14 +121,14 @@ async def _submit(
     response_model=CaseAccepted,
     status_code=202,
     summary="提交案件（仅表单，无附件）",
-    responses=SUBMIT_RESPONSES,
+    responses=SUBMIT_RESPONSES | problems.responses(400, 401, 403, 409, 413, 422, described=_CONFLICT),
 )
 async def submit_json(
     request: Request,
     response: Response,
     services: ServicesDep,
     user: SignedInDep,
-    case: Annotated[dict[str, Any], Body(description="案件 JSON（docs/architecture.md 第 5 节）")],
+    case: CaseBody,
     idempotency_key: IdempotencyKey = None,
     wait: Wait = 0,
 ) -> CaseAccepted:
@@ -106,14 +140,20 @@ async def submit_json(
     response_model=CaseAccepted,
     status_code=202,
     summary="提交案件及材料文件（multipart）",
-    responses=SUBMIT_RESPONSES,
+    responses=SUBMIT_RESPONSES | problems.responses(400, 401, 403, 409, 413, 415, 422, described=_CONFLICT),
 )
 async def submit_multipart(
     request: Request,
     response: Response,
     services: ServicesDep,
     user: SignedInDep,
-    case: Annotated[str, Form(description="案件 JSON 文本；documents[].path 与上传文件名一致")],
+    case: Annotated[
+        str,
+        Form(
+            description="案件 JSON 文本；documents[].path 与上传文件名一致",
+            json_schema_extra={"contentMediaType": "application/json", "contentSchema": ref(Case)},
+        ),
+    ],
     files: Annotated[list[UploadFile] | None, File(description="材料文件（PDF、PNG、JPEG、TIFF）")] = None,
     idempotency_key: IdempotencyKey = None,
     wait: Wait = 0,
@@ -148,17 +188,19 @@ async def submit_multipart(
 
 @router.post(
     "/decide",
-    response_model=dict[str, Any],
+    response_model=Decision,
     summary="预审：按现行规则集即时判断一个案件（不受理、不留存；不读材料文件）",
-    responses={503: {"description": "规则引擎暂不可用，或同时处理的预审请求已达上限（见 Retry-After）"}},
+    responses=problems.responses(
+        400,
+        401,
+        403,
+        413,
+        422,
+        503,
+        described={503: "规则引擎暂不可用，或同时处理的预审请求已达上限（见 Retry-After）"},
+    ),
 )
-async def decide_now(
-    request: Request,
-    user: SignedInDep,
-    case: Annotated[
-        dict[str, Any], Body(description="案件 JSON（格式见 docs/architecture.md），documents 须为空")
-    ],
-) -> Response:
+async def decide_now(request: Request, user: SignedInDep, case: PreCheckBody) -> Response:
     # Awaited on the event loop: no pool thread and no database session is held while the engine
     # decides (service/engine_pool.py). The body is the decision as the engine process encoded it.
     access.check_pre_check(user)
@@ -167,7 +209,12 @@ async def decide_now(
     return Response(body, media_type="application/json")
 
 
-@router.get("/cases", response_model=list[CaseSummary], summary="案件列表（申请人仅见本人案件；姓名脱敏）")
+@router.get(
+    "/cases",
+    response_model=list[CaseSummary],
+    summary="案件列表（申请人仅见本人案件；姓名脱敏）",
+    responses=problems.responses(401, 403, 422),
+)
 def list_cases(
     services: ServicesDep,
     user: SignedInDep,
@@ -193,8 +240,13 @@ def _list_cases(services: Services, *, user: User, status: str | None, limit: in
         return list(cases.list_cases(session, user=user, status=status, limit=limit))
 
 
-@router.get("/cases/{case_id}", summary="案件状态与决定（含逐条条件、取值与来源）")
-def get_case(case_id: str, services: ServicesDep, user: SignedInDep) -> dict[str, Any]:
+@router.get(
+    "/cases/{case_id:case_id}",
+    response_model=cases.CaseView,
+    summary="案件状态与决定（含逐条条件、取值与来源）",
+    responses=problems.responses(401, 404),
+)
+def get_case(case_id: str, services: ServicesDep, user: SignedInDep) -> cases.CaseView:
     with services.sessions() as session:
         row = cases.get_case(session, user=user, case_id=case_id)
-        return cases.case_view(session, row=row, now=_now()).model_dump()
+        return cases.case_view(session, row=row, now=_now())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from api import problems
 from api.deps import ServicesDep, SignedInDep
 from api.schemas import VerifyOut
 from service import results
@@ -16,7 +17,10 @@ router = APIRouter(prefix="/api/v1")
     "/results/{code}/pdf",
     summary="下载结果文书 PDF",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={
+        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+        **problems.responses(401, 404),
+    },
 )
 def result_pdf(code: str, services: ServicesDep, user: SignedInDep) -> Response:
     with services.sessions() as session:
@@ -28,7 +32,12 @@ def result_pdf(code: str, services: ServicesDep, user: SignedInDep) -> Response:
     )
 
 
-@router.get("/verify/{code}", response_model=VerifyOut, summary="核验结果文书真伪（公开）")
+@router.get(
+    "/verify/{code}",
+    response_model=VerifyOut,
+    summary="核验结果文书真伪（公开）",
+    responses=problems.responses(404, described={404: "核验码格式不正确，或没有对应的文书（可能为伪造）"}),
+)
 def verify(code: str, services: ServicesDep) -> VerifyOut:
     with services.sessions() as session:
         return VerifyOut(**results.verify_result(session, code=code))

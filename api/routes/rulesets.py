@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from api import problems
 from api.deps import ServicesDep, SignedInDep
-from api.schemas import PublishIn, VersionOut
+from api.schemas import PublishIn, RulesetItem, VersionOut
 from service.rulesets import list_rulesets, publish_ruleset, rollback_ruleset
 from service.transactions import utcnow
 
@@ -20,13 +20,32 @@ def _now() -> datetime:
     return utcnow()
 
 
-@router.get("/rulesets", summary="事项及其规则集版本")
-def rulesets(services: ServicesDep, user: SignedInDep) -> list[dict[str, Any]]:
+@router.get(
+    "/rulesets",
+    response_model=list[RulesetItem],
+    summary="事项及其规则集版本",
+    responses=problems.responses(401),
+)
+def rulesets(services: ServicesDep, user: SignedInDep) -> list[RulesetItem]:
     with services.sessions() as session:
-        return list_rulesets(session, now=_now())
+        return [RulesetItem.model_validate(entry) for entry in list_rulesets(session, now=_now())]
 
 
-@router.post("/rulesets", response_model=VersionOut, status_code=201, summary="发布新版本（须通过样例案件）")
+@router.post(
+    "/rulesets",
+    response_model=VersionOut,
+    status_code=201,
+    summary="发布新版本（须通过样例案件）",
+    responses=problems.responses(
+        400,
+        401,
+        403,
+        409,
+        413,
+        422,
+        described={409: "未通过样例案件测试，或该版本号已发布", 422: "规则集无法编译，或生效时间缺少时区"},
+    ),
+)
 async def publish(body: PublishIn, services: ServicesDep, user: SignedInDep) -> VersionOut:
     row = await run_in_threadpool(
         publish_ruleset,
@@ -45,7 +64,14 @@ async def publish(body: PublishIn, services: ServicesDep, user: SignedInDep) -> 
     )
 
 
-@router.post("/rulesets/{item}/rollback", response_model=VersionOut, summary="回滚到上一个生效版本")
+@router.post(
+    "/rulesets/{item}/rollback",
+    response_model=VersionOut,
+    summary="回滚到上一个生效版本",
+    responses=problems.responses(
+        401, 403, 404, 409, described={404: "没有该事项", 409: "该事项只有一个生效版本，或尚无生效版本"}
+    ),
+)
 def rollback(item: str, services: ServicesDep, user: SignedInDep) -> VersionOut:
     row = rollback_ruleset(services, user=user, item=item, now=_now())
     return VersionOut(

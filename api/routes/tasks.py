@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from sqlalchemy.orm import Session
 
+from api import problems
 from api.deps import ServicesDep, SignedInDep
 from api.schemas import DecideIn, TaskList, TaskOut
 from service import access, review
@@ -26,7 +27,12 @@ def _task_out(session: Session, t: Any) -> TaskOut:
     return TaskOut(**review.task_summary(session, t, now=_now()).model_dump())
 
 
-@router.get("/tasks", response_model=TaskList, summary="审核任务（红牌在前，再按到期时间）")
+@router.get(
+    "/tasks",
+    response_model=TaskList,
+    summary="审核任务（红牌在前，再按到期时间）",
+    responses=problems.responses(401, 403, 422),
+)
 def list_tasks(
     services: ServicesDep,
     user: SignedInDep,
@@ -44,21 +50,29 @@ def list_tasks(
         return TaskList(tasks=[_task_out(session, t) for t in tasks], counts=counts)
 
 
-@router.post("/tasks/{task_id}/claim", response_model=TaskOut, summary="认领任务")
+ACTION = problems.responses(401, 403, 404, 409, 422)
+
+
+@router.post("/tasks/{task_id}/claim", response_model=TaskOut, summary="认领任务", responses=ACTION)
 def claim(task_id: TaskId, services: ServicesDep, user: SignedInDep) -> TaskOut:
     t = review.claim_task(services, user=user, task_id=task_id, now=_now())
     with services.sessions() as session:
         return _task_out(session, t)
 
 
-@router.post("/tasks/{task_id}/release", response_model=TaskOut, summary="释放任务")
+@router.post("/tasks/{task_id}/release", response_model=TaskOut, summary="释放任务", responses=ACTION)
 def release(task_id: TaskId, services: ServicesDep, user: SignedInDep) -> TaskOut:
     t = review.release_task(services, user=user, task_id=task_id, now=_now())
     with services.sessions() as session:
         return _task_out(session, t)
 
 
-@router.post("/tasks/{task_id}/decide", response_model=TaskOut, summary="作出审核决定（意见必填）")
+@router.post(
+    "/tasks/{task_id}/decide",
+    response_model=TaskOut,
+    summary="作出审核决定（意见必填）",
+    responses=problems.responses(400, 401, 403, 404, 409, 413, 422),
+)
 def decide(task_id: TaskId, body: DecideIn, services: ServicesDep, user: SignedInDep) -> TaskOut:
     t = review.decide_task(
         services, user=user, task_id=task_id, outcome=body.outcome, comment=body.comment, now=_now()

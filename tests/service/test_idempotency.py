@@ -1,4 +1,5 @@
-"""Idempotency: a retried submission returns the first case, never a second one."""
+"""Idempotency: a retried submission returns the first case, never a second one; a case_id already
+taken is refused with one answer, whoever's case holds it."""
 
 from __future__ import annotations
 
@@ -71,6 +72,42 @@ def test_same_case_id_twice_gives_one_case(env: Env, client: TestClient) -> None
     changed = {**data, "form": {**data["form"], "safety_officers": []}}
     assert client.post("/api/v1/cases", json=changed, headers=auth("applicant")).status_code == 409
     assert _count_cases(env) == 1
+
+
+def test_a_clash_with_another_applicants_case_id_reveals_nothing(env: Env, client: TestClient) -> None:
+    theirs = sample("sp-01-general-grade1-clean")
+    assert client.post("/api/v1/cases", json=theirs, headers=auth("applicant")).status_code == 202
+    case_id = theirs["case_id"]
+    # what the owner hears when the id is reused for other content ...
+    changed = {**theirs, "form": {**theirs["form"], "safety_officers": []}}
+    own = client.post("/api/v1/cases", json=changed, headers=auth("applicant"))
+    # ... is all anyone else hears, with a case of their own, with the owner's very content, or with
+    # an Idempotency-Key of their own
+    mine = {**sample("dt-01-only-home-small"), "case_id": case_id}
+    others = [
+        client.post("/api/v1/cases", json=mine, headers=auth("applicant2")),
+        client.post("/api/v1/cases", json=theirs, headers=auth("applicant2")),
+        client.post("/api/v1/cases", json=mine, headers={**auth("applicant2"), "Idempotency-Key": "k-1"}),
+    ]
+    assert own.status_code == 409
+    assert own.json()["problems"] == [{"path": "case_id", "message": "编号已被占用"}]
+    for r in others:
+        assert r.status_code == 409
+        assert r.json() == own.json()
+        assert r.headers.get("location") is None
+        assert r.headers["content-type"] == own.headers["content-type"]
+    text = own.text
+    for revealing in ("applicant", theirs["item"], theirs["applicant"]["name"], "queued", "decided", "2026"):
+        assert revealing not in text, revealing
+    # and looking the id up tells them no more than an id nobody has
+    seen = client.get(f"/api/v1/cases/{case_id}", headers=auth("applicant2"))
+    unknown = client.get("/api/v1/cases/NOBODY-1", headers=auth("applicant2"))
+    assert seen.status_code == unknown.status_code == 404
+    assert seen.json()["detail"].replace(case_id, "ID") == unknown.json()["detail"].replace("NOBODY-1", "ID")
+    assert _count_cases(env) == 1
+    # the owner's retry is still answered with the case
+    again = client.post("/api/v1/cases", json=theirs, headers=auth("applicant"))
+    assert (again.status_code, again.json()["case_id"], again.json()["created"]) == (200, case_id, False)
 
 
 def test_concurrent_duplicate_submissions_make_exactly_one_case(env: Env, client: TestClient) -> None:

@@ -190,9 +190,10 @@ def test_the_table_lists_every_endpoint(client: TestClient) -> None:
 
 def test_every_endpoint_with_every_role(world: World) -> None:
     failures = []
+    declared = world.client.app.openapi()["paths"]  # type: ignore[attr-defined]
     for op in sorted(_operations(world.client)):
         build, expected = TABLE[op]
-        method, _ = op.split(" ", 1)
+        method, template = op.split(" ", 1)
         for who in IDENTITIES:
             want = expected.get(who, UNAUTH if who == "none" and op not in PUBLIC else None)
             assert want is not None, f"{op}: no expectation for {who}"
@@ -204,6 +205,8 @@ def test_every_endpoint_with_every_role(world: World) -> None:
             r = world.client.request(method, path, headers=headers, **req)
             if r.status_code not in want:
                 failures.append(f"{op} as {who}: {r.status_code} (expected {sorted(want)}) {r.text[:200]}")
+            if str(r.status_code) not in declared[template][method.lower()]["responses"]:
+                failures.append(f"{op} as {who}: {r.status_code} is not declared in the schema")
             if r.status_code >= 400:
                 assert r.headers["content-type"].startswith("application/problem+json"), (op, who)
             if r.status_code == 401:
