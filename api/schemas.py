@@ -172,3 +172,63 @@ class AuditReport(BaseModel):
     broken_at: int | None
     problem: str | None
     checkpoints: int = 0
+
+
+class ImpactIn(_In):
+    content: str = Field(min_length=1, max_length=80_000, description="候选规则集 YAML 全文")
+    since: datetime | None = Field(default=None, description="只比较此时间（带时区）之后作出的决定")
+    limit: int = Field(default=5000, ge=1, le=5000, description="最多比较最近多少件已记录的决定")
+
+
+class ImpactOutcome(BaseModel):
+    recorded: str = Field(description="记录的结论")
+    candidate: str = Field(description="候选版本的结论（invalid：表单不符）")
+    count: int
+    cases: list[str] = Field(description="案件编号（至多 20 个）")
+
+
+class ImpactExample(BaseModel):
+    case: str
+    recorded: Any
+    candidate: Any
+
+
+class ImpactOutput(BaseModel):
+    output: str
+    title: str
+    changed: int
+    cases: list[str]
+    sum_recorded: str | None = Field(description="金额输出：改变的案件记录的合计")
+    sum_candidate: str | None
+    examples: list[ImpactExample]
+
+
+class ImpactCondition(BaseModel):
+    condition: str
+    title: str
+    recorded: str
+    candidate: str
+    count: int
+
+
+class ImpactNotComparable(BaseModel):
+    count: int
+    cases: list[str]
+    reasons: dict[str, int]
+
+
+class ImpactOut(BaseModel):
+    """What the candidate would have decided on the recorded decisions, beside what was decided."""
+
+    item: str
+    candidate: dict[str, str]
+    since: str | None
+    decisions: int
+    compared: int
+    outcome_changed: int
+    outcomes: list[ImpactOutcome]
+    outputs: list[ImpactOutput]
+    conditions: list[ImpactCondition]
+    not_comparable: ImpactNotComparable
+    recorded_versions: dict[str, int]
+    elapsed_s: float

@@ -29,9 +29,10 @@ from engine.errors import CaseError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.facts import Facts, gather_facts
 from engine.program import Program, build_program
+from service import access
 from service.errors import InvalidRequest
 from service.records import NotRecorded, ReplayRegistry, decode_documents
-from store.records import DecisionRow
+from store.records import DecisionRow, User
 
 if TYPE_CHECKING:
     from service.container import Services
@@ -261,7 +262,9 @@ def _worker_batch(rows: Sequence[Row]) -> list[Replayed]:
     return replay_batch(_worker_program, rows, _worker_evaluator)
 
 
-def _recorded(services: Services, *, item: str, since: datetime | None, batch: int) -> Iterator[list[Row]]:
+def _recorded(
+    services: Services, *, item: str, since: datetime | None, batch: int, limit: int | None = None
+) -> Iterator[list[Row]]:
     # the JSON columns as text: the worker that replays a row decodes it, not this process
     query = (
         select(
@@ -276,6 +279,16 @@ def _recorded(services: Services, *, item: str, since: datetime | None, batch: i
     )
     if since is not None:
         query = query.where(DecisionRow.decided_at >= since)
+    if limit is not None:  # the latest `limit`, still replayed oldest first
+        latest = (
+            select(DecisionRow.id)
+            .where(DecisionRow.item == item)
+            .order_by(DecisionRow.id.desc())
+            .limit(limit)
+        )
+        if since is not None:
+            latest = latest.where(DecisionRow.decided_at >= since)
+        query = query.where(DecisionRow.id.in_(latest.scalar_subquery()))
     with services.sessions() as session:
         result = session.execute(query.execution_options(stream_results=True, yield_per=batch))
         for part in result.partitions(batch):
@@ -301,10 +314,12 @@ def impact(
     since: datetime | None = None,
     processes: int = 1,
     batch: int = 500,
+    limit: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImpactReport:
-    """Replay every recorded decision of the candidate's item (decided at or after `since`) under the
-    candidate. `progress` is called with the number of decisions done after each batch."""
+    """Replay every recorded decision of the candidate's item (decided at or after `since`; only the
+    latest `limit`, when given) under the candidate. `progress` is called with the number of decisions
+    done after each batch."""
     import time
 
     started = time.perf_counter()
@@ -315,7 +330,7 @@ def impact(
     report.summed = frozenset(k for k, out in program.ruleset.outputs.items() if out.type == "money")
     report.titles = {key: out.title for key, out in program.ruleset.outputs.items()}
     report.titles |= {c.spec.id: c.spec.title for c in program.conditions}
-    batches = _recorded(services, item=program.item, since=since, batch=batch)
+    batches = _recorded(services, item=program.item, since=since, batch=batch, limit=limit)
     if processes <= 1:
         evaluator = DurableEvaluator()
         for rows in batches:
@@ -348,3 +363,30 @@ def impact(
                 settle(future)
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+API_LIMIT = 5000
+"""Recorded decisions an impact analysis over HTTP replays at most (the latest): it answers within the
+request; `miaopi diff` has no such bound."""
+
+
+def impact_for(
+    services: Services, *, user: User, content: str, since: datetime | None, limit: int = API_LIMIT
+) -> ImpactReport:
+    """The impact analysis a rule author asks for before publishing (the publish endpoint's dry run):
+    the candidate's own item, the latest `limit` recorded decisions, nothing written."""
+    from engine.errors import RulesetError
+
+    access.check_publish(user)
+    try:
+        item = build_program(content, source="候选规则集").item
+    except RulesetError as exc:
+        raise InvalidRequest(f"候选规则集无法编译：{exc}") from exc
+    return impact(
+        services,
+        item=item,
+        candidate_text=content,
+        candidate_source="候选规则集",
+        since=since,
+        limit=min(limit, API_LIMIT),
+    )

@@ -9,7 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import problems
 from api.deps import ServicesDep, SignedInDep
-from api.schemas import PublishIn, RulesetItem, VersionOut
+from api.schemas import ImpactIn, ImpactOut, PublishIn, RulesetItem, VersionOut
+from service.impact import impact_for
 from service.rulesets import list_rulesets, publish_ruleset, rollback_ruleset
 from service.transactions import utcnow
 
@@ -62,6 +63,19 @@ async def publish(body: PublishIn, services: ServicesDep, user: SignedInDep) -> 
         status=row.status,
         effective_from=row.effective_from,
     )
+
+
+@router.post(
+    "/rulesets/impact",
+    response_model=ImpactOut,
+    summary="发布前的影响分析：候选版本对已记录决定的改变（不写入任何数据）",
+    responses=problems.responses(400, 401, 403, 413, 422, described={422: "候选规则集无法编译"}),
+)
+async def impact(body: ImpactIn, services: ServicesDep, user: SignedInDep) -> ImpactOut:
+    report = await run_in_threadpool(
+        impact_for, services, user=user, content=body.content, since=body.since, limit=body.limit
+    )
+    return ImpactOut.model_validate(report.to_json_dict())
 
 
 @router.post(

@@ -172,3 +172,43 @@ def test_a_candidate_asking_the_registries_something_new_is_not_comparable_and_s
     assert report.compared == 0 and report.not_comparable.count == len(outcomes)
     assert dict(report.not_comparable_reasons) == {"需要记录之外的共享数据：marriage": len(outcomes)}
     assert not re.search(r"\d{17}[\dX]", json.dumps(report.to_json_dict(), ensure_ascii=False))
+
+
+def test_the_publish_endpoints_dry_run_reports_the_impact_and_writes_nothing(
+    decided: tuple[Env, dict[str, str]],
+) -> None:
+    from fastapi.testclient import TestClient
+    from service_kit import auth
+    from sqlalchemy import func, select
+
+    from api.app import create_app
+    from store.records import AuditEvent, RulesetVersion
+
+    env, outcomes = decided
+    content = _candidate(**{"    value: 140\n": "    value: 120\n"})
+
+    def counts() -> tuple[int, int]:
+        with env.services.sessions() as session:
+            return (
+                int(session.scalar(select(func.count()).select_from(RulesetVersion)) or 0),
+                int(session.scalar(select(func.count()).select_from(AuditEvent)) or 0),
+            )
+
+    before = counts()
+    with TestClient(create_app(env.settings, services=env.services)) as client:
+        r = client.post("/api/v1/rulesets/impact", json={"content": content}, headers=auth("rule_author"))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["item"] == "deed-tax" and body["decisions"] == len(outcomes)
+        assert {o["output"] for o in body["outputs"]} == {"tax_rate", "tax_amount"}
+        r = client.post(
+            "/api/v1/rulesets/impact", json={"content": content, "limit": 3}, headers=auth("rule_author")
+        )
+        assert r.status_code == 200 and r.json()["decisions"] == 3
+        r = client.post("/api/v1/rulesets/impact", json={"content": content}, headers=auth("applicant"))
+        assert r.status_code == 403
+        r = client.post(
+            "/api/v1/rulesets/impact", json={"content": "ruleset: 1\nversion: [\n"}, headers=auth("admin")
+        )
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert counts() == before  # nothing published, nothing audited

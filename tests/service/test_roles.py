@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_kit import Env, auth, decide_all, sample, submit
+from service_kit import ROOT, Env, auth, decide_all, sample, submit
 from sqlalchemy import select
 
 from service.review import claim_task
@@ -155,6 +155,14 @@ TABLE: dict[str, tuple[Request, dict[str, set[int]]]] = {
     "POST /api/v1/rulesets": (
         _rulesets_publish,
         {"rule_author": {422}, "admin": {422}, "applicant": DENIED, "approver": DENIED, "auditor": DENIED},
+    ),
+    "POST /api/v1/rulesets/impact": (
+        # the version in force as the candidate: the allowed roles get the (empty) report
+        _simple(
+            "/api/v1/rulesets/impact",
+            json={"content": (ROOT / "rulesets" / "deed-tax" / "ruleset.yaml").read_text("utf-8")},
+        ),
+        {"rule_author": OK, "admin": OK, "applicant": DENIED, "approver": DENIED, "auditor": DENIED},
     ),
     "POST /api/v1/rulesets/{item}/rollback": (
         # one version only: the allowed roles get as far as the conflict

@@ -44,6 +44,8 @@ VALID_ONLY_IN_CONTEXT = [
     # A ruleset is published only if its YAML compiles (and its golden cases pass): a string is valid
     # by the schema, a ruleset rarely.
     "POST /api/v1/rulesets",
+    # Likewise a candidate ruleset whose impact is analysed before publishing.
+    "POST /api/v1/rulesets/impact",
     # The outcomes a task takes depend on its kind (approve, reject, return for a review; confirm,
     # revoke for a post-check): each is valid by the schema for some task.
     "POST /api/v1/tasks/{task_id}/decide",
