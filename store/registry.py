@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, String, Table, bindparam, inspect, or_, select
+from sqlalchemy import ColumnElement, Engine, String, Table, bindparam, func, inspect, or_, select
 
 from engine.ports import Row
 from engine.registries import REGISTRIES, Column, Registry
@@ -114,6 +114,22 @@ class SqlRegistry:
             return [dict(zip(names, record, strict=True)) for record in conn.execute(stmt, params)]
         with self._engine.connect() as own:
             return [dict(zip(names, record, strict=True)) for record in own.execute(stmt, params)]
+
+    def head(self, registry: str, *, limit: int) -> tuple[int, list[Row]]:
+        """How many rows `registry` holds, and the first `limit` of them in key order (a list view)."""
+        reg = REGISTRIES.get(registry)
+        if reg is None:
+            raise StoreError(
+                f"unknown registry {registry!r}; known: {', '.join(REGISTRIES)}", code="unknown_registry"
+            )
+        self._check_present(registry)
+        table = TABLES[registry]
+        names = reg.column_names
+        with self._engine.connect() as conn:
+            total = conn.scalar(select(func.count()).select_from(table)) or 0
+            stmt = select(*(table.c[n] for n in names)).order_by(*self._order(reg, table)).limit(limit)
+            rows: list[Row] = [dict(zip(names, record, strict=True)) for record in conn.execute(stmt)]
+        return total, rows
 
     def _statement(self, reg: Registry, table: Table, shape: tuple[tuple[str, int, bool], ...]) -> Any:
         """The SELECT for one shape of look-up (per column: no value, one value, or a list of them,
