@@ -630,11 +630,17 @@ def diff(
     from engine.case import CHINA_TZ
     from service.errors import ServiceError
     from service.impact import count_recorded, impact
+    from service.registries import REGISTRIES_FOLDER, add_folder
     from service.rulesets import RULESET_FILE
 
     path = candidate / RULESET_FILE if candidate.is_dir() else candidate
     if not path.is_file():
         raise fail(EXIT_BAD_INPUT, f"找不到候选规则集文件 {path}")
+    _declared_registries()
+    try:
+        add_folder(path.parent / REGISTRIES_FOLDER)  # the registries the candidate's folder declares
+    except RulesetError as exc:
+        raise exit_for(exc) from exc
     try:
         start = datetime.combine(date.fromisoformat(since), time(), tzinfo=CHINA_TZ) if since else None
     except ValueError as exc:

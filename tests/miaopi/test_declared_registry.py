@@ -266,3 +266,24 @@ def test_a_broken_declaration_beside_the_data_ends_the_load_naming_file_and_line
     )
     assert f"education_records.yaml:{line}: columns.graduated_on.type: 未知的列类型 'datum'" in result.stderr
     assert "'date'" in result.stderr  # the suggestion
+
+
+def test_replay_worker_processes_are_given_the_declared_registries(
+    rulesets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`miaopi diff --processes N` replays in spawned processes, which start with the built-ins only."""
+    import service.impact as impact
+    from engine.errors import RulesetError
+    from engine.program import build_program
+    from service.registries import add_folder
+
+    [registry] = add_folder(rulesets / ITEM / "registries")
+    text = (rulesets / ITEM / "ruleset.yaml").read_text(encoding="utf-8")
+    fresh = {name: r for name, r in REGISTRIES.snapshot().items() if name in REGISTRIES.builtin_names}
+    REGISTRIES.restore(fresh)  # what a freshly spawned process knows
+    with pytest.raises(RulesetError, match="未知的共享数据库 'education_records'"):
+        build_program(text, source="candidate.yaml")
+    monkeypatch.setattr(impact, "_worker_program", None)  # put back after the test
+    monkeypatch.setattr(impact, "_worker_evaluator", None)
+    impact._start_worker(text, "candidate.yaml", [registry])
+    assert impact._worker_program is not None and impact._worker_program.item == ITEM
