@@ -7,7 +7,8 @@ folder of the setting MIAOPI_REGISTRIES_DIR, from an item folder's own `registri
 folder of a shared-data load. This module holds the types, the pure parser of one declaration
 (`parse_registry`: text → Registry) and the process-wide catalogue `REGISTRIES`, which reads the
 built-in declarations shipped with the code on first use. That is its only file access: the adapters
-(service/registries.py, store/loader.py) read every other folder and `add` what they read.
+read every other folder (store/declarations.py, for service/registries.py and store/loader.py) and
+`add` what they read.
 """
 
 from __future__ import annotations
@@ -237,22 +238,6 @@ def _explain(err: Any, loc: tuple[str, ...]) -> tuple[str, str | None]:
     return str(err["msg"]), None
 
 
-def read_declaration(path: Path) -> Registry:
-    """The declaration in the file `path` (`<name>.yaml`)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RulesetError(f"{_WHAT}不是 UTF-8 编码", source=str(path)) from exc
-    return parse_registry(text, source=str(path), name=path.name.removesuffix(DECLARATION_SUFFIX))
-
-
-def declaration_files(folder: Path) -> list[Path]:
-    """The declaration files (`*.yaml`) directly in `folder`, by name; none when it is not a folder."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(DECLARATION_SUFFIX))
-
-
 # -- the catalogue --------------------------------------------------------------------------------------
 def _difference(a: Registry, b: Registry) -> str:
     """What differs between two declarations of one registry, in a few words."""
@@ -337,8 +322,16 @@ class RegistryCatalogue(Mapping[str, Registry]):
 
 
 def read_builtins() -> list[Registry]:
-    """The declarations of the project's `registries/` folder, by file name."""
-    return [read_declaration(path) for path in declaration_files(BUILTIN_DIR)]
+    """The declarations of the project's `registries/` folder, by file name (the one folder the engine
+    reads itself; store/declarations.py reads the others for the adapters)."""
+    found = []
+    for path in sorted(BUILTIN_DIR.glob(f"*{DECLARATION_SUFFIX}")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise RulesetError(f"{_WHAT}不是 UTF-8 编码", source=str(path)) from exc
+        found.append(parse_registry(text, source=str(path), name=path.name.removesuffix(DECLARATION_SUFFIX)))
+    return found
 
 
 REGISTRIES = RegistryCatalogue(read_builtins)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.registries import REGISTRIES, Registry, declaration_files, read_declaration
+from engine.registries import REGISTRIES, Registry
 from service.settings import Settings
+from store.declarations import declaration_files, read_declaration
 
 REGISTRIES_FOLDER = "registries"
 """The subfolder of an item folder holding the declarations of the registries it brings."""

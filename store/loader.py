@@ -49,14 +49,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from engine.registries import (
-    DECLARATION_SUFFIX,
-    REGISTRIES,
-    Registry,
-    declaration_files,
-    read_declaration,
-)
+from engine.registries import DECLARATION_SUFFIX, REGISTRIES, Registry
 from store.db import SQLITE_BEGIN
+from store.declarations import declaration_files, read_declaration
 from store.errors import DataLoadError
 from store.schema import ensure_registry_tables
 from store.tables import TABLES

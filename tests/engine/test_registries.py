@@ -4,7 +4,6 @@ in Chinese) and the catalogue's rule that a name means one registry."""
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,6 @@ from engine.registries import (
     Registry,
     RegistryCatalogue,
     parse_registry,
-    read_declaration,
 )
 
 EDUCATION = textwrap.dedent(
@@ -176,14 +174,11 @@ def test_errors_name_the_file_the_line_and_the_field_in_chinese(
     assert str(err).startswith(f"education_records.yaml:{err.line}: {path}: ")
 
 
-def test_the_declared_name_must_be_the_file_name(tmp_path: Path) -> None:
-    path = tmp_path / "education.yaml"
-    path.write_text(EDUCATION, encoding="utf-8")
+def test_the_declared_name_must_be_the_file_name() -> None:
     with pytest.raises(RulesetError) as info:
-        read_declaration(path)
+        declared(EDUCATION, name="education")
     assert info.value.path == "name" and info.value.line == 1
     assert "education.yaml" in info.value.message
-    assert read_declaration(tmp_path.joinpath("education.yaml").rename(tmp_path / "education_records.yaml"))
 
 
 def test_yaml_syntax_and_empty_files_are_reported() -> None:
