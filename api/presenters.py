@@ -1,6 +1,7 @@
 """What the approvers' pages show and how: the Chinese labels of outcomes, statuses, cards and choices,
 values as an approver reads them, instants in China time, working days left, and the sources behind a
-condition's values (a registry record's columns titled from the registry catalogue)."""
+condition's values (a registry record's columns titled, and its coded values labelled, from the
+registry declarations)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.case import CHINA_TZ
+from engine.labels import Labels, coded_labels, labelled
 from engine.model import Ruleset
 from engine.registries import REGISTRIES
 from service import sla
@@ -134,6 +136,23 @@ def column_title(registry: str, column: str) -> str:
     return col.title if col is not None and col.title else column
 
 
+def cell(registry: str, column: str, value: Any) -> str:
+    """A registry value as an approver reads it: a code of an enum column as its declared label."""
+    spec = REGISTRIES.get(registry)
+    col = spec.column(column) if spec else None
+    return show(col.label(decode_value(value)) if col is not None else value)
+
+
+def value_labels(ruleset: Ruleset | None) -> dict[str, Labels]:
+    """The labels of the coded registry values the ruleset's fact paths hold (engine.labels)."""
+    return coded_labels(ruleset) if ruleset is not None else {}
+
+
+def fact_text(path: str, value: Any, labels: dict[str, Labels]) -> str:
+    """A condition's value (by its fact path) as an approver reads it, codes as their labels."""
+    return show(labelled(decode_value(value), labels.get(path)))
+
+
 # -- decisions: sources, documents, records -----------------------------------------------------------
 @dataclass
 class Located:
@@ -183,7 +202,7 @@ def source_view(
         label = str(src.get("title") or src.get("registry"))
         detail = (
             "；".join(
-                "，".join(f"{column_title(registry, k)} {show(v)}" for k, v in key.items())
+                "，".join(f"{column_title(registry, k)} {cell(registry, k, v)}" for k, v in key.items())
                 for key in keys
                 if key
             )
@@ -271,7 +290,7 @@ def records_view(facts: dict[str, Any]) -> list[dict[str, Any]]:
                 "registry": name,
                 "title": registry.title if registry else name,
                 "columns": [(c, column_title(name, c)) for c in columns],
-                "rows": [[show(r.get(c)) for c in columns] for r in rows],
+                "rows": [[cell(name, c, r.get(c)) for c in columns] for r in rows],
             }
         )
     return out

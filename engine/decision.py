@@ -19,6 +19,7 @@ from engine.case import Case, validate_case
 from engine.evaluate import Checked, Evaluator, Status, check_all
 from engine.facts import DECLARED_HEADS, DocumentFacts, Facts, gather_facts
 from engine.guards import GUARDS, Outcome, apply_guards
+from engine.labels import Labels, coded_labels, labelled
 from engine.model import PLACEHOLDER, Output, Ruleset
 from engine.ports import RegistryPort
 from engine.program import CompiledCondition, Program
@@ -159,9 +160,13 @@ def _document_problems(sources: Mapping[str, Any], missing: tuple[str, ...]) -> 
     return found
 
 
-def _fill(template: str, values: Mapping[str, Any]) -> str:
-    """Fill `{path}` placeholders of a reason with the values used."""
-    return PLACEHOLDER.sub(lambda m: _text(values.get(m.group(1), E.MISSING)), template)
+def _fill(template: str, values: Mapping[str, Any], labels: Mapping[str, Labels] | None = None) -> str:
+    """Fill `{path}` placeholders of a reason with the values used; a registry code is printed as its
+    declared label (engine.labels)."""
+    labels = labels or {}
+    return PLACEHOLDER.sub(
+        lambda m: _text(labelled(values.get(m.group(1), E.MISSING), labels.get(m.group(1)))), template
+    )
 
 
 def format_output(out: Output, value: Any) -> Any:
@@ -318,14 +323,17 @@ _ConditionPlan = tuple[
     dict[str, Any],
     tuple[tuple[str, "dict[str, Any] | None"], ...],
     tuple[tuple[str, tuple[str, ...]], ...],
+    dict[str, Labels],
 ]
 
 
 def _assembly_plan(program: Program) -> tuple[_ConditionPlan, ...]:
     """What `assemble` needs of each condition that does not depend on the case: the fixed fields
     of its result, the paths it cites (with the source already settled for declared values, which
-    depends on the path alone) and the shown values' split paths. Built once per program."""
+    depends on the path alone), the shown values' split paths and the labels of the coded values its
+    message prints. Built once per program."""
     declared = Facts(env={}, sources={})
+    coded = coded_labels(program.ruleset)
     plan = []
     for cc in program.conditions:
         spec = cc.spec
@@ -343,7 +351,8 @@ def _assembly_plan(program: Program) -> tuple[_ConditionPlan, ...]:
         cited = tuple(
             (p, declared.source_of(p) if p.partition(".")[0] in DECLARED_HEADS else None) for p in cc.cited
         )
-        plan.append((cc, template, cited, cc.shown_parts))
+        printed = PLACEHOLDER.findall(spec.message or "")
+        plan.append((cc, template, cited, cc.shown_parts, {p: coded[p] for p in printed if p in coded}))
     return tuple(plan)
 
 
@@ -370,7 +379,9 @@ def assemble(
     cited_sources: dict[str, Any] = {}
     source_of, unknown = facts.source_of, E.MISSING
     plan: tuple[_ConditionPlan, ...] = program.memo("assembly", _assembly_plan)
-    for (cc, template, cited_paths, shown_parts), ck, status in zip(plan, checked, statuses, strict=True):
+    for (cc, template, cited_paths, shown_parts, labels), ck, status in zip(
+        plan, checked, statuses, strict=True
+    ):
         spec = cc.spec
         cited = ck.values
         if shown_parts:
@@ -402,7 +413,7 @@ def assemble(
         conditions.append(data)
         if status == "fail":
             message = spec.message or f"不符合：{spec.title}"
-            message = _fill(message, cited)
+            message = _fill(message, cited, labels)
             reasons.append({"condition": spec.id, "status": "fail", "message": message, "basis": spec.basis})
         elif status == "unknown":
             why = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.model import Ruleset
 from engine.program import Program
+from engine.registries import REGISTRIES
 
 ON_FAIL = {"review": "转人工审核", "return": "退回补正", "reject": "不予受理/不予许可"}
 FIELD_TYPES = {
@@ -18,6 +19,12 @@ FIELD_TYPES = {
     "credit_code": "统一社会信用代码",
     "list": "列表",
 }
+
+
+def _registry_title(name: str) -> str:
+    """A registry's declared Chinese title (its name when it is not in the catalogue)."""
+    registry = REGISTRIES.get(name)
+    return registry.title if registry is not None else name
 
 
 def render_guide(program: Program) -> str:
@@ -80,7 +87,7 @@ def render_guide(program: Program) -> str:
             notes.append("每项包括：" + "、".join(f"{s.title}（{n}）" for n, s in f.items.items()))
         add(f"| {name} | {f.title} | {FIELD_TYPES[f.type]} | {'；'.join(notes) or '—'} |")
     add("")
-    shared = sorted({lk.title + "（" + lk.registry + "）" for lk in rs.lookups.values()})
+    shared = sorted({f"{lk.title}（{_registry_title(lk.registry)}）" for lk in rs.lookups.values()})
     if shared:
         add("## 通过共享数据核验（无需申请人提供）")
         add("")

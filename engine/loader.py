@@ -17,21 +17,31 @@ from engine.expr import suggest
 from engine.model import Ruleset, as_plain
 
 
-def _construct(node: yaml.Node, lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> Any:
+def _construct(
+    node: yaml.Node, lines: dict[tuple[str, ...], int], path: tuple[str, ...], *, text_keys: bool = False
+) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)  # a key's own line wins over its value's
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            typed = yaml.safe_load(yaml.serialize(key_node))
+            if text_keys and not isinstance(typed, str):
+                raw = getattr(key_node, "value", typed)
+                raise RulesetError(
+                    f"键 {raw} 会被 YAML 读作 {typed!r} 而不是文字，请加引号写成 '{raw}'",
+                    line=key_node.start_mark.line + 1,
+                    path=".".join((*path, str(raw))),
+                )
+            key = str(typed)
             if key in out:
                 raise RulesetError(
                     f"键 {key!r} 重复", line=key_node.start_mark.line + 1, path=".".join((*path, key))
                 )
             lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _construct(value_node, lines, (*path, key))
+            out[key] = _construct(value_node, lines, (*path, key), text_keys=text_keys)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(v, lines, (*path, str(i))) for i, v in enumerate(node.value)]
+        return [_construct(v, lines, (*path, str(i)), text_keys=text_keys) for i, v in enumerate(node.value)]
     # scalars: let PyYAML's safe resolver type them, but keep decimals exact
     value = yaml.safe_load(yaml.serialize(node))
     if isinstance(value, float):
@@ -41,8 +51,12 @@ def _construct(node: yaml.Node, lines: dict[tuple[str, ...], int], path: tuple[s
     return value
 
 
-def parse_yaml(text: str, *, source: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
-    """YAML text → plain data and a map from path to line number."""
+def parse_yaml(
+    text: str, *, source: str, what: str = "规则集", text_keys: bool = False
+) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    """YAML text → plain data and a map from path to line number. `what` names the document in
+    errors; with `text_keys`, a key YAML reads as something else than text (`yes`, `1`) is an error
+    instead of being turned into text ('True', '1')."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -54,12 +68,12 @@ def parse_yaml(text: str, *, source: str) -> tuple[dict[str, Any], dict[tuple[st
         raise RulesetError("文件为空", source=source)
     lines: dict[tuple[str, ...], int] = {}
     try:
-        data = _construct(node, lines, ())
+        data = _construct(node, lines, (), text_keys=text_keys)
     except RulesetError as exc:
         exc.source = source
         raise
     if not isinstance(data, dict):
-        raise RulesetError("规则集顶层必须是映射（键: 值）", source=source, line=1)
+        raise RulesetError(f"{what}顶层必须是映射（键: 值）", source=source, line=1)
     return data, lines
 
 

@@ -296,7 +296,8 @@ class _Builder:
         for name, lk in rs.lookups.items():
             if lk.registry not in REGISTRIES:
                 raise self.fail(
-                    f"未知的共享数据库 {lk.registry!r}",
+                    f"未知的共享数据库 {lk.registry!r}（新的库须先声明：在本事项文件夹的 registries/ 中"
+                    f"放入 {lk.registry}.yaml，格式见 docs/architecture.md 第 8 节）",
                     f"lookups.{name}.registry",
                     E.suggest(lk.registry, list(REGISTRIES)),
                 )

@@ -66,12 +66,24 @@ def _db_url(db: str | None) -> str:
     return db or get_settings().database_url
 
 
+def _declared_registries() -> None:
+    """Add the registry declarations of the settings (MIAOPI_REGISTRIES_DIR, the item folders'
+    registries/) to the catalogue; an invalid one ends the command naming its file and line."""
+    from service.registries import load_registries
+
+    try:
+        load_registries(get_settings())
+    except RulesetError as exc:
+        raise exit_for(exc) from exc
+
+
 def _open_registry(db: str | None, *, create: bool) -> Any:
     """An engine for the database; refuses to create an empty SQLite file when only reading."""
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
 
     from store.db import create_engine_for
+    from store.errors import StoreError
     from store.migrate import upgrade
 
     url = _db_url(db)
@@ -94,6 +106,8 @@ def _open_registry(db: str | None, *, create: bool) -> Any:
             )
     except typer.Exit:
         raise
+    except StoreError as exc:  # a declaration its existing table cannot take
+        raise exit_for(exc) from exc
     except Exception as exc:  # connection problems
         from sqlalchemy.exc import SQLAlchemyError
 
@@ -133,11 +147,13 @@ def data_load(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="replace even beyond --max-delete")] = False,
 ) -> None:
-    """Load a folder of shared-data CSVs in one transaction (idempotent); files are streamed."""
+    """Load a folder of shared-data CSVs in one transaction (idempotent); files are streamed. A registry
+    not declared yet is declared by DIR/<name>.yaml beside its CSV (docs/architecture.md §8)."""
     from store.loader import DEFAULT_MAX_DELETE_SHARE, load_directory
 
     if not directory.is_dir():
         raise fail(EXIT_BAD_INPUT, f"不是文件夹：{directory}")
+    _declared_registries()
     engine = _open_registry(db, create=True)
     try:
         report = load_directory(
@@ -159,6 +175,56 @@ def data_load(
     out.print(table)
 
 
+@data_app.command("registries")
+def data_registries() -> None:
+    """List the declared registries: name, Chinese title, columns, key and the declaration's file."""
+    _declared_registries()
+    from engine.registries import REGISTRIES
+
+    table = Table(title="共享数据库（声明见 docs/architecture.md 第 8 节）")
+    for col in ("registry", "名称", "列", "记录键", "声明文件"):
+        table.add_column(col)
+    for name, registry in REGISTRIES.items():
+        columns = "、".join(
+            f"{c.title}（{c.name}）" + ("［个人信息］" if c.personal else "") for c in registry.columns
+        )
+        table.add_row(name, registry.title, columns, ", ".join(registry.key), registry.source)
+    out.print(table)
+
+
+@data_app.command("show")
+def data_show(
+    registry: Annotated[str, typer.Argument(help="registry name, e.g. population")],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="rows shown (in key order)")] = 20,
+    db: DbOption = None,
+) -> None:
+    """Show the first rows of a registry under its column titles, codes as their labels and personal
+    columns masked."""
+    from engine.expr import suggest
+    from engine.registries import REGISTRIES
+    from service.masking import mask_record
+    from store.errors import StoreError
+    from store.registry import SqlRegistry
+
+    _declared_registries()
+    spec = REGISTRIES.get(registry)
+    if spec is None:
+        hint = suggest(registry, list(REGISTRIES))
+        raise fail(EXIT_BAD_INPUT, f"未知的共享数据库 {registry!r}" + (f"，{hint}" if hint else ""))
+    engine = _open_registry(db, create=False)
+    try:
+        total, rows = SqlRegistry(engine).head(registry, limit=limit)
+    except StoreError as exc:
+        raise exit_for(exc) from exc
+    table = Table(title=f"{spec.title}（{registry}）：共 {total} 行，显示前 {len(rows)} 行（个人信息已遮蔽）")
+    for column in spec.columns:
+        table.add_column(column.title or column.name)
+    for row in rows:
+        shown = mask_record(spec, {c.name: c.label(row[c.name]) for c in spec.columns})
+        table.add_row(*("" if v is None else str(v) for v in shown.values()))
+    out.print(table)
+
+
 @app.command()
 def decide(
     case_file: Annotated[Path, typer.Argument(help="case JSON (docs/architecture.md)")],
@@ -169,6 +235,7 @@ def decide(
     from service.rulesets import RulesetCatalogue
     from store.registry import SqlRegistry
 
+    _declared_registries()
     try:
         repository = RulesetCatalogue(get_settings().rulesets_dir)
         case, _ = read_case_file(case_file, repository=repository)
@@ -238,6 +305,7 @@ def lint(ruleset_dir: Annotated[Path, typer.Argument(help="ruleset folder or rul
     """Validate rulesets without evaluating them."""
     from service.rulesets import RULESET_FILE, load_program
 
+    _declared_registries()
     # a ruleset folder or file as given, or every ruleset folder of a rulesets root
     folders = [ruleset_dir]
     if ruleset_dir.is_dir() and not (ruleset_dir / RULESET_FILE).is_file():
@@ -266,6 +334,7 @@ def guide(item: Annotated[str, typer.Argument(help="item id, e.g. deed-tax")]) -
     from engine.guide import render_guide
     from service.rulesets import RulesetCatalogue
 
+    _declared_registries()
     try:
         program = RulesetCatalogue(get_settings().rulesets_dir).get(item)
     except ApprovalError as exc:
@@ -297,6 +366,7 @@ def test_rulesets(
     from service.golden import SharedDataError, golden_case_ids, golden_folders, run_golden_on_own_data
     from service.rulesets import load_program
 
+    _declared_registries()
     try:
         program = load_program(ruleset_dir)
     except RulesetError as exc:
@@ -398,9 +468,12 @@ def _services(db: str | None) -> Any:
 
     from service.audit import AuditKeyError
     from service.container import create_services
+    from store.errors import StoreError
 
     try:
         return create_services(_service_settings(db))
+    except (RulesetError, StoreError) as exc:  # a registry declaration: invalid, or not for its table
+        raise exit_for(exc) from exc
     except SQLAlchemyError as exc:
         raise fail(EXIT_ENVIRONMENT, f"无法连接或升级数据库：{exc.__class__.__name__}: {exc}") from exc
     except AuditKeyError as exc:
@@ -561,11 +634,17 @@ def diff(
     from engine.case import CHINA_TZ
     from service.errors import ServiceError
     from service.impact import count_recorded, impact
+    from service.registries import REGISTRIES_FOLDER, add_folder
     from service.rulesets import RULESET_FILE
 
     path = candidate / RULESET_FILE if candidate.is_dir() else candidate
     if not path.is_file():
         raise fail(EXIT_BAD_INPUT, f"找不到候选规则集文件 {path}")
+    _declared_registries()
+    try:
+        add_folder(path.parent / REGISTRIES_FOLDER)  # the registries the candidate's folder declares
+    except RulesetError as exc:
+        raise exit_for(exc) from exc
     try:
         start = datetime.combine(date.fromisoformat(since), time(), tzinfo=CHINA_TZ) if since else None
     except ValueError as exc:

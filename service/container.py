@@ -39,9 +39,14 @@ class Services:
 
 
 def create_services(settings: Settings, *, migrate: bool = True) -> Services:
+    """The services of one process: the registry declarations of the settings added to the
+    catalogue (service/registries.py), the database migrated (with the declared registries' tables)
+    unless `migrate` is false."""
+    from service.registries import load_registries
     from store.db import create_engine_for, session_factory
     from store.migrate import upgrade
 
+    load_registries(settings)
     engine = create_engine_for(settings.database_url)
     if migrate:
         upgrade(engine)

@@ -29,6 +29,7 @@ from engine.errors import CaseError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.facts import Facts, gather_facts
 from engine.program import Program, build_program
+from engine.registries import REGISTRIES, Registry
 from service import access
 from service.errors import InvalidRequest
 from service.records import NotRecorded, ReplayRegistry, decode_documents
@@ -251,8 +252,11 @@ _worker_program: Program | None = None
 _worker_evaluator: Evaluator | None = None
 
 
-def _start_worker(text: str, source: str) -> None:
+def _start_worker(text: str, source: str, declared: Sequence[Registry] = ()) -> None:
+    """A worker process: the registries the parent declared beyond the built-ins, then the program."""
     global _worker_program, _worker_evaluator
+    for registry in declared:
+        REGISTRIES.add(registry)
     _worker_program = build_program(text, source=source)
     _worker_evaluator = DurableEvaluator()
 
@@ -344,7 +348,11 @@ def impact(
             processes,
             mp_context=context,
             initializer=_start_worker,
-            initargs=(candidate_text, candidate_source),
+            initargs=(
+                candidate_text,
+                candidate_source,
+                [r for name, r in REGISTRIES.items() if name not in REGISTRIES.builtin_names],
+            ),
         ) as pool:
             pending: list[Future[list[Replayed]]] = []
 

@@ -1,8 +1,13 @@
-"""Masking of personal data (ID numbers, names) for logs and list views."""
+"""Masking of personal data (ID numbers, names, the personal columns of registry rows) for logs and
+list views."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
+
+from engine.registries import Registry
 
 _ID = re.compile(r"(?<![0-9A-Z])(\d{6})(\d{8})(\d{3}[0-9X])(?![0-9A-Z])")
 
@@ -30,3 +35,23 @@ def mask_text(text: str, *, names: list[str] | tuple[str, ...] = ()) -> str:
         if name:
             text = text.replace(name, mask_name(name))
     return text
+
+
+_ID_KINDS = frozenset({"id_number", "credit_code", "subject_id"})
+
+
+def mask_record(registry: Registry, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A registry row for a list view or a log: the columns its declaration marks `personal` masked
+    (identifiers as by mask_id, names as by mask_name, any other value hidden), the others as they are."""
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        column = registry.column(name)
+        if column is None or not column.personal or value is None:
+            out[name] = value
+        elif column.kind in _ID_KINDS:
+            out[name] = mask_id(str(value))
+        elif column.kind == "string":
+            out[name] = mask_name(str(value))
+        else:
+            out[name] = "***"
+    return out

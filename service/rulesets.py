@@ -27,6 +27,7 @@ from engine.model import DocField, Ruleset
 from engine.program import Program, build_program
 from service import access
 from service.errors import Conflict, InvalidRequest, NotFound
+from service.registries import REGISTRIES_FOLDER, add_folder
 from service.transactions import SYSTEM, utcnow, writing
 from store import audit
 from store.records import RulesetVersion, User
@@ -46,10 +47,12 @@ class RulesetLoader(Protocol):
 
 
 def load_program(folder: Path) -> Program:
-    """Compile the ruleset in `folder` (or a ruleset file given directly)."""
+    """Compile the ruleset in `folder` (or a ruleset file given directly), after adding the registries
+    the folder declares in its `registries/` (service/registries.py) to the catalogue."""
     path = folder / RULESET_FILE if folder.is_dir() else folder
     if not path.is_file():
         raise RulesetError(f"找不到规则集文件 {path}")
+    add_folder(path.parent / REGISTRIES_FOLDER)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

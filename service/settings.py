@@ -24,6 +24,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "rulesets", description="folder with one folder per item"
     )
     samples_dir: Path = Field(default=PROJECT_ROOT / "samples", description="sample cases and shared data")
+    registries_dir: Path | None = Field(
+        default=None,
+        description="folder of further shared-data registry declarations (<name>.yaml), read at start "
+        "besides the built-in registries/ folder and each item folder's registries/",
+    )
     log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR (logs go to stderr)")
 
     # documents (extractors.options.ExtractOptions)

@@ -72,8 +72,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet (idempotent)."""
+    """Create the tables that do not exist yet (idempotent), the tables of every registry in the
+    catalogue included (store/schema.py)."""
+    from store.schema import ensure_registry_tables
+
     Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        ensure_registry_tables(conn)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -8,6 +8,11 @@ Three modes, chosen per load:
 - `upsert`: rows of the file are added or changed by key; nothing is deleted.
 - `append`: rows of the file are added; a key already in the registry is an error.
 
+A registry not declared yet is declared by a file beside its CSV: `DIR/<name>.yaml` (the declaration
+format of docs/architecture.md §8), added to the catalogue before the files are read; its table is
+created (or a new nullable column added) in the load's own transaction (store/schema.py), so a load
+that fails or a dry run leaves no table behind.
+
 Files are read as streams into per-load staging tables (temporary, private to the loading connection),
 so memory stays bounded whatever the file's size; the difference to the registry is then computed and
 applied by the database in one transaction under the registries' write lock. Every file is checked
@@ -44,9 +49,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from engine.registries import REGISTRIES, Registry
+from engine.registries import DECLARATION_SUFFIX, REGISTRIES, Registry
 from store.db import SQLITE_BEGIN
+from store.declarations import declaration_files, read_declaration
 from store.errors import DataLoadError
+from store.schema import ensure_registry_tables
 from store.tables import TABLES
 from store.values import CellProblem, parse_cell
 
@@ -127,8 +134,11 @@ def load_directory(
     """Load every `<registry>.csv` in `directory` in one transaction; see the module docstring.
 
     Raises DataLoadError (nothing written) for an unknown `.csv` file, a bad header, a bad cell, a
-    duplicate key, a key already present (append), or too many deletions (replace, without `force`).
-    The tables must exist (store.db.create_schema).
+    duplicate key, a key already present (append), or too many deletions (replace, without `force`);
+    RulesetError for a declaration beside the files that is invalid or contradicts the catalogue;
+    StoreError for a declaration its existing table cannot take. The tables of the service and the
+    built-in registries must exist (store.migrate.upgrade or store.db.create_schema); a declared
+    registry's table is created here when missing.
     """
     if mode not in MODES:
         raise ValueError(f"unknown load mode {mode!r} (one of {', '.join(MODES)})")
@@ -149,6 +159,7 @@ def load_directory(
                 # Take the write lock up front so the comparison below sees what we then overwrite.
                 conn = conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
             with conn.begin() as tx:
+                ensure_registry_tables(conn, list(staged))
                 _lock_tables(conn, [_table(name) for name in staged])
                 counts: dict[str, RegistryLoadCounts] = {}
                 for name, staging in staged.items():
@@ -171,7 +182,8 @@ def load_directory(
 
 
 def registry_files(directory: Path) -> dict[str, Path]:
-    """The registry files in `directory`, in catalogue order; an unknown `.csv` file is an error."""
+    """The registry files in `directory`, in catalogue order, after adding the declarations beside
+    them (`<name>.yaml`) to the catalogue; an undeclared `.csv` file is an error."""
     if not directory.is_dir():
         raise DataLoadError(
             file=str(directory),
@@ -179,16 +191,25 @@ def registry_files(directory: Path) -> dict[str, Path]:
             message_en="no such directory",
             code="not_a_directory",
         )
+    for path in declaration_files(directory):
+        REGISTRIES.add(read_declaration(path))
     found: dict[str, Path] = {}
     for path in sorted(directory.iterdir()):
         if not path.is_file() or path.suffix.lower() != ".csv":
             continue
         if path.suffix != ".csv" or path.stem not in REGISTRIES:
             known = ", ".join(f"{n}.csv" for n in REGISTRIES)
+            declaration = f"{path.stem}{DECLARATION_SUFFIX}"
             raise DataLoadError(
                 file=path.name,
-                message=f"未知的共享数据文件（可用文件名：{known}）",
-                message_en=f"unknown shared-data file (known files: {known})",
+                message=(
+                    f"未知的共享数据文件（可用文件名：{known}）；新的共享数据库须先声明："
+                    f"在同一文件夹中放入声明文件 {declaration}（格式见 docs/architecture.md 第 8 节）"
+                ),
+                message_en=(
+                    f"unknown shared-data file (known files: {known}); declare a new registry in "
+                    f"{declaration} beside it (format in docs/architecture.md, section 8)"
+                ),
                 code="unknown_file",
             )
         found[path.stem] = path
@@ -360,9 +381,7 @@ def _cell(registry: Registry, column: str, text: str, name: str, line: int) -> A
 
 
 def _table(registry: str) -> Table:
-    table = TABLES[registry].__table__
-    assert isinstance(table, Table)
-    return table
+    return TABLES[registry]
 
 
 def _lock_tables(conn: Connection, tables: list[Table]) -> None:

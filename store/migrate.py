@@ -37,7 +37,11 @@ def current(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database to `revision`. A database whose registry tables were created before
-    migrations existed (by `create_schema`) is stamped at the first revision when it matches it."""
+    migrations existed (by `create_schema`) is stamped at the first revision when it matches it.
+    At the head, the tables of the registries declared outside the migrations are then created or
+    extended from their declarations (store/schema.py), in the same transaction."""
+    from store.schema import ensure_registry_tables
+
     cfg = _config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -45,6 +49,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if "alembic_version" not in names and "population" in names and "cases" not in names:
             command.stamp(cfg, "0000")
         command.upgrade(cfg, revision)
+        if revision == "head":
+            ensure_registry_tables(conn)
 
 
 def autogenerate(engine: Engine, message: str) -> None:

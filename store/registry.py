@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, String, Table, bindparam, or_, select
+from sqlalchemy import ColumnElement, Engine, String, Table, bindparam, func, inspect, or_, select
 
 from engine.ports import Row
 from engine.registries import REGISTRIES, Column, Registry
@@ -34,6 +34,20 @@ class SqlRegistry:
         self._engine = engine
         self._statements: dict[tuple[str, tuple[tuple[str, int, bool], ...]], Any] = {}
         self._local = threading.local()
+        self._present: set[str] = set()
+        """Registries whose table was seen in the database."""
+
+    def _check_present(self, registry: str) -> None:
+        """A declared registry whose table was never created (nothing loaded yet) is a clear error,
+        not a database error half-way through a decision."""
+        conn = getattr(self._local, "conn", None)
+        if not inspect(conn if conn is not None else self._engine).has_table(registry):
+            raise StoreError(
+                f"共享数据库 {registry} 在数据库中还没有数据表"
+                f"（请先用 miaopi data load 载入 {registry}.csv）",
+                code="unknown_registry",
+            )
+        self._present.add(registry)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
@@ -58,12 +72,13 @@ class SqlRegistry:
         (strings in code-point order on every backend). An empty value list matches nothing.
         """
         reg = REGISTRIES.get(registry)
-        if reg is None or registry not in TABLES:
+        if reg is None:
             raise StoreError(
                 f"unknown registry {registry!r}; known: {', '.join(REGISTRIES)}", code="unknown_registry"
             )
-        table = TABLES[registry].__table__
-        assert isinstance(table, Table)
+        table = TABLES[registry]
+        if registry not in self._present:
+            self._check_present(registry)
 
         wanted: list[tuple[str, list[Any], bool]] = []
         for column, values in match.items():
@@ -99,6 +114,22 @@ class SqlRegistry:
             return [dict(zip(names, record, strict=True)) for record in conn.execute(stmt, params)]
         with self._engine.connect() as own:
             return [dict(zip(names, record, strict=True)) for record in own.execute(stmt, params)]
+
+    def head(self, registry: str, *, limit: int) -> tuple[int, list[Row]]:
+        """How many rows `registry` holds, and the first `limit` of them in key order (a list view)."""
+        reg = REGISTRIES.get(registry)
+        if reg is None:
+            raise StoreError(
+                f"unknown registry {registry!r}; known: {', '.join(REGISTRIES)}", code="unknown_registry"
+            )
+        self._check_present(registry)
+        table = TABLES[registry]
+        names = reg.column_names
+        with self._engine.connect() as conn:
+            total = conn.scalar(select(func.count()).select_from(table)) or 0
+            stmt = select(*(table.c[n] for n in names)).order_by(*self._order(reg, table)).limit(limit)
+            rows: list[Row] = [dict(zip(names, record, strict=True)) for record in conn.execute(stmt)]
+        return total, rows
 
     def _statement(self, reg: Registry, table: Table, shape: tuple[tuple[str, int, bool], ...]) -> Any:
         """The SELECT for one shape of look-up (per column: no value, one value, or a list of them,

@@ -1,20 +1,40 @@
-"""SQLAlchemy tables for the shared-data registries of `engine.registries.REGISTRIES` (docs/architecture.md).
+"""SQLAlchemy tables of the shared-data registries, built from their declarations in
+`engine.registries.REGISTRIES` (docs/architecture.md §8).
 
-One class per registry, table name = registry name. Every table has a surrogate `row_id` and a UNIQUE
-constraint over the registry's key columns; columns that look-ups filter on are indexed (a column that
-leads the key is served by the unique constraint's index, so it gets no second index).
+One table per registry, table name = registry name: a surrogate `row_id`, the declared columns in
+declared order (the SQL type follows the column's kind), a UNIQUE constraint over the registry's key
+and the declared indexes (a column that leads the key is served by the unique constraint's index, so
+it gets no second index). The built-in registries' tables sit on `Base.metadata`, which the migrations
+follow (store/migrations/versions/0000_registries.py creates them); a registry declared elsewhere gets
+a table of its own metadata, created and kept in step by store/schema.py.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import threading
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Integer, MetaData, Numeric, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from engine.registries import REGISTRIES, Registry
+from engine.registries import Column as RegistryColumn
+from store.errors import StoreError
 
 SCALE = 4
 """Decimal places kept for `decimal` columns (NUMERIC(18, 4))."""
@@ -83,174 +103,87 @@ NAMING_CONVENTION = {
 }
 
 
-_TABLE_OPTIONS = {"sqlite_autoincrement": True}
-"""row_id values are never reused on SQLite either (as with PostgreSQL sequences)."""
-
-
 class Base(DeclarativeBase):
     """Declarative base of the storage tables."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Population(Base):
-    """人口基础信息库."""
-
-    __tablename__ = "population"
-    __table_args__ = (UniqueConstraint("id_number"), _TABLE_OPTIONS)
-
-    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    id_number: Mapped[str] = mapped_column(String(ID))
-    name: Mapped[str] = mapped_column(String)
-    gender: Mapped[str] = mapped_column(String(ENUM))
-    birth_date: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(ENUM))
-
-
-class Marriage(Base):
-    """婚姻登记信息库."""
-
-    __tablename__ = "marriage"
-    __table_args__ = (UniqueConstraint("id_number", "spouse_id_number", "registered_on"), _TABLE_OPTIONS)
-
-    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    id_number: Mapped[str] = mapped_column(String(ID))
-    spouse_id_number: Mapped[str] = mapped_column(String(ID), index=True)
-    status: Mapped[str] = mapped_column(String(ENUM))
-    registered_on: Mapped[date] = mapped_column(Date)
-
-
-class Kinship(Base):
-    """亲属关系信息库."""
-
-    __tablename__ = "kinship"
-    __table_args__ = (UniqueConstraint("parent_id_number", "child_id_number"), _TABLE_OPTIONS)
-
-    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    parent_id_number: Mapped[str] = mapped_column(String(ID))
-    child_id_number: Mapped[str] = mapped_column(String(ID), index=True)
-
-
-class RealEstate(Base):
-    """不动产登记信息库 (co-owners are several rows with one cert_no)."""
-
-    __tablename__ = "real_estate"
-    __table_args__ = (UniqueConstraint("cert_no", "owner_id_number"), _TABLE_OPTIONS)
-
-    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    cert_no: Mapped[str] = mapped_column(String)
-    owner_id_number: Mapped[str] = mapped_column(String(ID), index=True)
-    address: Mapped[str] = mapped_column(String)
-    area_m2: Mapped[Decimal] = mapped_column(ExactNumeric)
-    usage: Mapped[str] = mapped_column(String)
-    status: Mapped[str] = mapped_column(String(ENUM))
-    registered_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-
-
-class ContractFiling(Base):
-    """商品房网签备案信息库."""
-
-    __tablename__ = "contract_filings"
-    __table_args__ = (UniqueConstraint("filing_no", "buyer_id_number"), _TABLE_OPTIONS)
-
-    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    filing_no: Mapped[str] = mapped_column(String)
-    buyer_id_number: Mapped[str] = mapped_column(String(ID), index=True)
-    seller_name: Mapped[str] = mapped_column(String)
-    address: Mapped[str] = mapped_column(String)
-    area_m2: Mapped[Decimal] = mapped_column(ExactNumeric)
-    price_yuan: Mapped[Decimal] = mapped_column(ExactNumeric)
-    signed_on: Mapped[date] = mapped_column(Date)
-    usage: Mapped[str] = mapped_column(String)
-
-
-class Enterprise(Base):
-    """市场主体登记信息库."""
-
-    __tablename__ = "enterprises"
-    __table_args__ = (UniqueConstraint("credit_code"), _TABLE_OPTIONS)
-
-    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    credit_code: Mapped[str] = mapped_column(String(ID))
-    name: Mapped[str] = mapped_column(String)
-    legal_rep_id_number: Mapped[str | None] = mapped_column(String(ID), nullable=True, index=True)
-    status: Mapped[str] = mapped_column(String(ENUM))
-    registered_capital_yuan: Mapped[Decimal | None] = mapped_column(ExactNumeric, nullable=True)
-    established_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-    address: Mapped[str | None] = mapped_column(String, nullable=True)
-
-
-class Certificate(Base):
-    """电子证照信息库."""
-
-    __tablename__ = "certificates"
-    __table_args__ = (UniqueConstraint("cert_no", "kind"), _TABLE_OPTIONS)
-
-    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    cert_no: Mapped[str] = mapped_column(String)
-    kind: Mapped[str] = mapped_column(String)
-    holder_id: Mapped[str] = mapped_column(String(ID), index=True)
-    holder_name: Mapped[str] = mapped_column(String)
-    issued_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-    status: Mapped[str] = mapped_column(String(ENUM))
-
-
-class CreditRecord(Base):
-    """公共信用信息库."""
-
-    __tablename__ = "credit_records"
-    __table_args__ = (UniqueConstraint("subject_id", "kind", "listed_on", "reason"), _TABLE_OPTIONS)
-
-    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    subject_id: Mapped[str] = mapped_column(String(ID))
-    kind: Mapped[str] = mapped_column(String(ENUM))
-    reason: Mapped[str] = mapped_column(String)
-    listed_on: Mapped[date] = mapped_column(Date)
-    lifted_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-
-
-class SafetyAccident(Base):
-    """生产安全事故信息库."""
-
-    __tablename__ = "safety_accidents"
-    __table_args__ = (UniqueConstraint("credit_code", "occurred_on", "level"), _TABLE_OPTIONS)
-
-    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    credit_code: Mapped[str] = mapped_column(String(ID))
-    occurred_on: Mapped[date] = mapped_column(Date)
-    level: Mapped[str] = mapped_column(String)
-    fatalities: Mapped[int] = mapped_column(Integer)
-
-
-class SocialInsurance(Base):
-    """社会保险参保缴费信息库 (one row per person, employer and month)."""
-
-    __tablename__ = "social_insurance"
-    __table_args__ = (UniqueConstraint("id_number", "employer_credit_code", "month"), _TABLE_OPTIONS)
-
-    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    id_number: Mapped[str] = mapped_column(String(ID))
-    employer_credit_code: Mapped[str] = mapped_column(String(ID), index=True)
-    month: Mapped[str] = mapped_column(String(MONTH))
-
-
-TABLES: dict[str, type[Base]] = {
-    cls.__tablename__: cls
-    for cls in (
-        Population,
-        Marriage,
-        Kinship,
-        RealEstate,
-        ContractFiling,
-        Enterprise,
-        Certificate,
-        CreditRecord,
-        SafetyAccident,
-        SocialInsurance,
-    )
-}
-"""Registry name → table class."""
-
 ROW_ID = "row_id"
 """Name of the surrogate primary key column every table has."""
+
+
+def sql_type(column: RegistryColumn) -> TypeEngine[Any]:
+    """The SQL type a registry column of this kind is stored as."""
+    kind = column.kind
+    if kind in ("id_number", "credit_code", "subject_id"):
+        return String(ID)
+    if kind == "enum":
+        return String(ENUM)
+    if kind == "month":
+        return String(MONTH)
+    if kind == "decimal":
+        return ExactNumeric()
+    if kind == "integer":
+        return Integer()
+    if kind == "date":
+        return Date()
+    return String()
+
+
+def build_table(registry: Registry, metadata: MetaData) -> Table:
+    """The table of `registry` on `metadata`."""
+    return Table(
+        registry.name,
+        metadata,
+        Column(ROW_ID, Integer, primary_key=True, autoincrement=True),
+        *(Column(c.name, sql_type(c), nullable=c.nullable) for c in registry.columns),
+        UniqueConstraint(*registry.key),
+        *(Index(None, *cols) for cols in registry.indexes),
+        sqlite_autoincrement=True,  # row_id values are never reused (as with PostgreSQL sequences)
+    )
+
+
+for _name in sorted(REGISTRIES.builtin_names):
+    build_table(REGISTRIES[_name], Base.metadata)
+
+
+class _Tables(Mapping[str, Table]):
+    """Registry name → its table, for every registry in the catalogue (declared registries' tables
+    are built on first use, and again when their declaration in the catalogue changes)."""
+
+    def __init__(self) -> None:
+        self._declared: dict[str, tuple[Registry, Table]] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> Table:
+        registry = REGISTRIES[name]
+        if name in REGISTRIES.builtin_names:
+            return Base.metadata.tables[name]
+        with self._lock:
+            cached = self._declared.get(name)
+            if cached is not None and cached[0] == registry:
+                return cached[1]
+            import store.records  # noqa: F401  (the service tables, whose names a registry may not take)
+
+            if name in Base.metadata.tables:
+                raise StoreError(
+                    f"共享数据库名 {name!r}（{registry.source}）与系统自身的数据表重名，请换一个名称",
+                    code="registry_incompatible",
+                )
+            table = build_table(registry, MetaData(naming_convention=NAMING_CONVENTION))
+            self._declared[name] = (registry, table)
+            return table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(REGISTRIES)
+
+    def __len__(self) -> int:
+        return len(REGISTRIES)
+
+    def __contains__(self, name: object) -> bool:
+        return name in REGISTRIES
+
+
+TABLES: Mapping[str, Table] = _Tables()
+"""Registry name → table."""

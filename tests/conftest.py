@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from engine.registries import REGISTRIES
 from store.db import create_engine_for, create_schema, normalise_url
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,6 +49,16 @@ def require_pg() -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{problem}; CI is set, so PostgreSQL tests must run")
     pytest.skip(f"{problem}; set MIAOPI_TEST_PG_URL to run the PostgreSQL variants")
+
+
+@pytest.fixture(autouse=True)
+def _registry_catalogue() -> Iterator[None]:
+    """Registries a test declares (in-process) are gone after it: the catalogue is process-wide."""
+    before = REGISTRIES.snapshot()
+    try:
+        yield
+    finally:
+        REGISTRIES.restore(before)
 
 
 @pytest.fixture(params=BACKENDS)

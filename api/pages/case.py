@@ -157,6 +157,7 @@ def case_page_for(
     for r in reasons:
         messages.setdefault(str(r.get("condition")), []).append(str(r.get("message", "")))
     cond_rows = []
+    labels = p.value_labels(ruleset)
     for c in conditions:
         cond_rows.append(
             {
@@ -164,7 +165,7 @@ def case_page_for(
                 "title": c.get("title"),
                 "status": c.get("status"),
                 "on_fail": c.get("on_fail"),
-                "values": [(k, p.show(v)) for k, v in (c.get("values") or {}).items()],
+                "values": [(k, p.fact_text(k, v, labels)) for k, v in (c.get("values") or {}).items()],
                 "sources": [
                     (k, p.source_view(s, ruleset=ruleset, anchors=anchors))
                     for k, s in (c.get("sources") or {}).items()

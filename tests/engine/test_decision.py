@@ -18,6 +18,7 @@ from engine.errors import CaseError
 from engine.evaluate import DurableEvaluator, ReferenceEvaluator
 from engine.facts import DocumentFacts
 from engine.identifiers import id_number_problem
+from engine.labels import coded_labels
 from engine.ports import InMemoryRegistry
 
 SUBMITTED = "2026-11-21T10:00:00+08:00"
@@ -222,6 +223,33 @@ def test_missing_population_record_fails_the_status_and_makes_the_name_unknown()
     )
     assert "申请人户籍信息" in reason(d, "applicant_name_matches")  # the look-up by its title
     assert condition(d, "applicant_registered").values == {"person_status": "not_found"}
+
+
+def test_a_registry_code_in_a_message_is_printed_as_its_declared_label() -> None:
+    """"状态：{person_status}" prints the population status's label, though person_status is a derived
+    value: it passes person.status on. The condition's values keep the code."""
+    registry = deed_registry()
+    registry._rows["population"][0] = person(APPLICANT, "张伟", date(1985, 2, 3), status="deceased")
+    d = run("deed-tax", deed_case(), registry)
+    assert reason(d, "applicant_registered") == "申请人在人口基础信息库中无记录或状态异常（状态：死亡）"
+    assert condition(d, "applicant_registered").values == {"person_status": "deceased"}
+    registry._rows["population"] = registry._rows["population"][1:]
+    missing = run("deed-tax", deed_case(), registry)  # a value that is no code is printed as it is
+    assert reason(missing, "applicant_registered").endswith("（状态：not_found）")
+
+
+def test_the_coded_values_are_followed_through_derived_values() -> None:
+    coded = coded_labels(pilot("safety-permit-renewal").ruleset)
+    assert dict(coded["permit.status"]) == {
+        "valid": "有效",
+        "suspended": "暂扣",
+        "revoked": "吊销",
+        "expired": "已过期",
+    }
+    assert coded["qualification_status"] == coded["permit.status"]  # through two nested if()s
+    assert dict(coded["enterprise_status"])["revoked"] == "吊销"
+    assert "staff_certs.status" in coded  # a list look-up: each element is labelled
+    assert "fatal_accidents" not in coded and "apply_deadline" not in coded
 
 
 def test_two_population_records_for_one_id_make_dependent_conditions_unknown() -> None:

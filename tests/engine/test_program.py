@@ -11,6 +11,7 @@ from engine_kit import pilot
 from engine.backends.durable import MAX_CONDITIONS, NULL_TOKEN, NUMBER_SCALE
 from engine.errors import RulesetError
 from engine.program import Program, build_program
+from engine.registries import REGISTRIES, parse_registry
 
 BASE = """\
 # 测试事项
@@ -159,6 +160,32 @@ def test_unknown_registry_is_suggested() -> None:
     assert err.path == "lookups.person.registry"
     assert err.line == line_of(text, "registry: populaton")
     assert err.suggestion is not None and "'population'" in err.suggestion
+
+
+def test_an_undeclared_registry_says_how_to_declare_it() -> None:
+    text = replaced("registry: population", "registry: education_records")
+    err = error_of(text)
+    assert err.path == "lookups.person.registry"
+    assert "未知的共享数据库 'education_records'" in err.message
+    assert "registries/" in err.message and "education_records.yaml" in err.message
+
+
+def test_a_registry_declared_in_the_catalogue_can_be_looked_up() -> None:
+    declaration = "\n".join(
+        [
+            "name: education_records",
+            "title: 学历学位信息库",
+            "columns:",
+            "  id_number: {type: id_number, title: 身份证号码}",
+            "  degree: {type: enum, title: 学历, labels: {bachelor: 本科}}",
+            "key: [id_number]",
+        ]
+    )
+    REGISTRIES.add(parse_registry(declaration, source="education_records.yaml"))
+    text = replaced("registry: population", "registry: education_records")
+    with pytest.raises(RulesetError) as info:  # now the look-up's registry is known, its columns checked
+        build_program(text, source="t.yaml")
+    assert "education_records 没有列" in info.value.message
 
 
 def test_unknown_registry_column_in_match_is_suggested() -> None:

@@ -344,6 +344,7 @@ def test_guide_is_generated_from_the_ruleset() -> None:
         "建质〔2008〕91号",
     ):
         assert needle in out
+    assert "- 本企业持有的安全生产许可证（电子证照信息库）" in out  # the registry by its declared title
     assert run("guide", "no-such-item").exit_code == 2
 
 

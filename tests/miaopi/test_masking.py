@@ -9,7 +9,7 @@ import pytest
 
 from engine.registries import REGISTRIES
 from service.cases import decide_case, read_case_file
-from service.masking import mask_id, mask_name, mask_text
+from service.masking import mask_id, mask_name, mask_record, mask_text
 from service.rulesets import RulesetCatalogue as RulesetRepository
 from service.settings import PROJECT_ROOT
 from store.loader import read_registry_file, registry_files
@@ -57,3 +57,47 @@ def test_decision_log_line_masks_the_applicant(caplog: pytest.LogCaptureFixture)
     assert case.applicant.id_number not in caplog.text
     assert case.applicant.name not in caplog.text
     assert mask_id(case.applicant.id_number) in caplog.text
+
+
+def test_mask_record_masks_the_columns_declared_personal() -> None:
+    row = {
+        "id_number": "510104199105060117",
+        "name": "陈晓明",
+        "gender": "男",
+        "birth_date": "1991-05-06",
+        "status": "normal",
+    }
+    assert mask_record(REGISTRIES["population"], row) == {
+        "id_number": "510104********0117",
+        "name": "陈*明",
+        "gender": "男",
+        "birth_date": "***",
+        "status": "normal",
+    }
+    enterprise = {"credit_code": "91510100MA6E4KXP1J", "name": "成都天诚建设集团有限公司", "status": "active"}
+    assert mask_record(REGISTRIES["enterprises"], enterprise) == enterprise  # nothing personal
+    assert mask_record(REGISTRIES["population"], {"name": None})["name"] is None
+
+
+def test_data_show_lists_rows_with_titles_labels_and_personal_columns_masked(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from miaopi.cli import app
+
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    runner = CliRunner()
+    loaded = runner.invoke(app, ["data", "load", str(PROJECT_ROOT / "samples" / "shared-data"), "--db", db])
+    assert loaded.exit_code == 0, loaded.output
+    shown = runner.invoke(app, ["data", "show", "population", "--limit", "5", "--db", db], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert "人口基础信息库" in shown.stdout and "身份证号码" in shown.stdout and "状态" in shown.stdout
+    assert "正常" in shown.stdout and "normal" not in shown.stdout
+    population = PROJECT_ROOT / "samples" / "shared-data" / "population.csv"
+    first = sorted(
+        read_registry_file(REGISTRIES["population"], population).values(), key=lambda r: r["id_number"]
+    )
+    for row in first[:5]:
+        assert row["id_number"] not in shown.stdout and mask_id(row["id_number"]) in shown.stdout
+        assert mask_name(row["name"]) in shown.stdout
+    unknown = runner.invoke(app, ["data", "show", "populaton", "--db", db])
+    assert unknown.exit_code == 2 and "population" in unknown.stderr

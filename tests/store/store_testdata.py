@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Engine, select
 from stdnum.cn import ric, uscc
 
 from engine.registries import REGISTRIES
@@ -88,9 +88,7 @@ def dump(engine: Engine, *, with_row_id: bool = True) -> dict[str, list[dict[str
     """Every table's rows (with row_id unless told), ordered by row_id."""
     out: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
-        for name, cls in TABLES.items():
-            table = cls.__table__
-            assert isinstance(table, Table)
+        for name, table in TABLES.items():
             rows = [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.row_id))]
             if not with_row_id:
                 for r in rows:

@@ -7,11 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, insert, inspect, select, text
 from store_testdata import credit_code
 
 from store.db import create_engine_for, create_schema, normalise_url, session_factory
-from store.tables import Enterprise
+from store.tables import TABLES
 
 
 @pytest.mark.parametrize(
@@ -83,13 +83,18 @@ def test_create_schema_is_idempotent(engine: Engine) -> None:
 def test_session_factory_and_exact_decimals(engine: Engine) -> None:
     code = credit_code(7)
     capital = Decimal("12345678901234.5678")  # 18 significant digits: more than a float holds
+    enterprises = TABLES["enterprises"]
     sessions = session_factory(engine)
     with sessions.begin() as session:
-        session.add(
-            Enterprise(credit_code=code, name="某公司", status="active", registered_capital_yuan=capital)
+        session.execute(
+            insert(enterprises).values(
+                credit_code=code, name="某公司", status="active", registered_capital_yuan=capital
+            )
         )
     with sessions() as session:
-        found = session.scalars(select(Enterprise).where(Enterprise.registered_capital_yuan == capital)).one()
+        found = session.execute(
+            select(enterprises).where(enterprises.c.registered_capital_yuan == capital)
+        ).one()
         assert found.credit_code == code
         assert found.registered_capital_yuan == capital
         assert isinstance(found.registered_capital_yuan, Decimal)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Table, inspect
 from store_testdata import (
     E1,
     P1,
@@ -27,9 +27,11 @@ from store_testdata import (
 )
 
 import store.loader as loader
+from engine.errors import RulesetError
 from engine.registries import REGISTRIES, Registry
 from store.errors import DataLoadError, StoreError
 from store.loader import LoadReport, RegistryLoadCounts, load_directory
+from store.registry import SqlRegistry
 
 
 def _load(engine: Engine, directory: Path) -> LoadReport:
@@ -360,7 +362,7 @@ def test_failure_while_writing_rolls_back_earlier_registries(
     written: list[str] = []
 
     def failing_apply(conn: Connection, registry: Registry, staging: Table, *, mode: loader.Mode) -> None:
-        if registry.name == "certificates":
+        if registry.name == "real_estate":
             raise RuntimeError("simulated database failure")
         written.append(registry.name)
         real_apply(conn, registry, staging, mode=mode)
@@ -369,7 +371,15 @@ def test_failure_while_writing_rolls_back_earlier_registries(
     with pytest.raises(RuntimeError, match="simulated"):
         _load(engine, tmp_path / "v2")
 
-    assert written == ["population", "marriage", "kinship", "real_estate", "contract_filings", "enterprises"]
+    assert written == [
+        "certificates",
+        "contract_filings",
+        "credit_records",
+        "enterprises",
+        "kinship",
+        "marriage",
+        "population",
+    ]
     assert dump(engine) == before
 
 
@@ -525,3 +535,64 @@ def test_loading_streams_memory_does_not_grow_with_the_file(tmp_path: Path, back
     small = _peak_rss_mib(tmp_path, 20_000)
     large = _peak_rss_mib(tmp_path, 200_000)  # about 13 MB of CSV
     assert large - small < 30, (small, large)
+
+
+# -- registries declared beside their files -------------------------------------------------------------
+EDUCATION_YAML = """\
+name: education_records
+title: 学历学位信息库
+columns:
+  id_number: {type: id_number, title: 身份证号码, personal: true}
+  degree: {type: enum, title: 学历, labels: {bachelor: 本科, master: 硕士研究生}}
+  graduated_on: {type: date, title: 毕业日期}
+key: [id_number, graduated_on]
+"""
+EDUCATION_CSV = f"id_number,degree,graduated_on\n{P1},master,2026-06-30\n{P2},bachelor,2025-07-01\n"
+
+
+def test_a_registry_declared_beside_its_file_is_created_and_loaded(engine: Engine, tmp_path: Path) -> None:
+    write_raw(tmp_path / "data", "education_records.yaml", EDUCATION_YAML)
+    write_raw(tmp_path / "data", "education_records.csv", EDUCATION_CSV)
+    write_dataset(tmp_path / "data", {"kinship": dataset()["kinship"]})
+
+    report = _load(engine, tmp_path / "data")
+
+    assert list(report.registries) == ["kinship", "education_records"]  # catalogue order
+    assert report.registries["education_records"] == RegistryLoadCounts(inserted=2)
+    assert REGISTRIES["education_records"].title == "学历学位信息库"
+    rows = SqlRegistry(engine).find("education_records", {"degree": ["master"]})
+    assert [(r["id_number"], r["graduated_on"]) for r in rows] == [(P1, date(2026, 6, 30))]
+    again = _load(engine, tmp_path / "data")  # idempotent: the table is there, the rows unchanged
+    assert again.registries["education_records"] == RegistryLoadCounts(unchanged=2)
+
+
+def test_a_dry_run_or_a_failed_load_leaves_no_table_of_a_new_registry(engine: Engine, tmp_path: Path) -> None:
+    write_raw(tmp_path / "data", "education_records.yaml", EDUCATION_YAML)
+    write_raw(tmp_path / "data", "education_records.csv", EDUCATION_CSV)
+    dry = load_directory(engine, tmp_path / "data", dry_run=True)
+    assert dry.registries["education_records"] == RegistryLoadCounts(inserted=2)
+    assert not inspect(engine).has_table("education_records")
+
+    write_raw(tmp_path / "data", "kinship.csv", f"parent_id_number,child_id_number\n{P1},{P1}\n{P1},{P1}\n")
+    with pytest.raises(DataLoadError, match="重复"):
+        _load(engine, tmp_path / "data")
+    assert not inspect(engine).has_table("education_records")
+
+
+def test_a_declaration_beside_the_files_is_checked(engine: Engine, tmp_path: Path) -> None:
+    write_raw(tmp_path / "data", "education_records.yaml", EDUCATION_YAML.replace("type: date", "type: day"))
+    with pytest.raises(RulesetError) as info:
+        _load(engine, tmp_path / "data")
+    assert info.value.source is not None and info.value.source.endswith("education_records.yaml")
+    assert (info.value.line, info.value.path) == (6, "columns.graduated_on.type")
+    conflicting = EDUCATION_YAML.replace("name: education_records", "name: population")
+    write_raw(tmp_path / "other", "population.yaml", conflicting)
+    with pytest.raises(RulesetError, match="同名的库只能有一种声明"):
+        _load(engine, tmp_path / "other")
+
+
+def test_an_undeclared_file_says_how_to_declare_it(engine: Engine, tmp_path: Path) -> None:
+    write_raw(tmp_path / "data", "education.csv", EDUCATION_CSV)
+    error = _error(engine, tmp_path / "data")
+    assert (error.file, error.code) == ("education.csv", "unknown_file")
+    assert "education.yaml" in error.message and "docs/architecture.md" in error.message
