@@ -29,7 +29,7 @@ from engine.ports import RegistryPort
 from engine.program import Program
 from extractors.errors import DocumentError
 from extractors.sniff import sniff
-from service import access
+from service import access, jsontext
 from service.documents import DocumentReader
 from service.errors import Conflict, InvalidRequest, TooLarge, UnsupportedDocument
 from service.masking import mask_id, mask_name
@@ -51,9 +51,16 @@ MAX_CASE_FILE_BYTES = 4 * 2**20
 """A case file's size limit: a case is a form and references to documents, never the documents."""
 
 
-def decode_case_json(raw: bytes | str, *, where: str) -> Any:
-    """JSON text → data, with CaseError for text that is not UTF-8, not JSON, or nested so deep that
-    decoding it would exhaust the stack (the nesting limit itself is checked by parse_case)."""
+def decode_case_json(raw: bytes | str, *, where: str, max_values: int | None = None) -> Any:
+    """JSON text → data, with CaseError for text that is not UTF-8, not JSON, with more values than
+    `max_values` (settings.max_json_values; counted before decoding, which is where memory grows:
+    service/jsontext.py), or nested so deep that decoding it would exhaust the stack (the nesting limit
+    itself is checked by parse_case)."""
+    limit = get_settings().max_json_values if max_values is None else max_values
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "replace")
+    refused = jsontext.refusal(data, max_values=limit, max_depth=MAX_DEPTH)
+    if refused is not None:
+        raise CaseError(f"{where}: {refused}")
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         return json.loads(text)

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(
         default=2**20, ge=1024, description="a request body other than a multipart upload (JSON, forms)"
     )
+    max_json_values: int = Field(
+        default=10_000,
+        ge=100,
+        description="values of a JSON body, counted on its text before it is decoded (arrays, objects "
+        "and the commas between their items; service/jsontext.py)",
+    )
 
     def extract_options(self) -> ExtractOptions:
         return ExtractOptions(

@@ -13,10 +13,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep, SignedInDep
 from api.schemas import CaseAccepted, CaseSummary
-from service import access, cases
+from engine.case import MAX_DEPTH
+from service import access, cases, jsontext
 from service.container import Services
 from service.engine_pool import EnginePool
-from service.errors import InvalidRequest, TooLarge
+from service.errors import InvalidRequest, TooLarge, TooManyValues
 from service.transactions import utcnow
 from service.users import User
 
@@ -118,6 +119,11 @@ async def submit_multipart(
     idempotency_key: IdempotencyKey = None,
     wait: Wait = 0,
 ) -> CaseAccepted:
+    refused = jsontext.refusal(
+        case.encode("utf-8", "replace"), max_values=services.settings.max_json_values, max_depth=MAX_DEPTH
+    )
+    if refused is not None:
+        raise TooManyValues(f"case 字段的 {refused}", problems=[{"path": "case", "message": refused}])
     try:
         data = json.loads(case)
     except json.JSONDecodeError as exc:
