@@ -37,6 +37,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from service.errors import ServiceError
+from service.processes import start_ignoring_sigint
 from service.settings import Settings
 
 log = logging.getLogger("miaopi.engine")
@@ -262,7 +263,7 @@ class EnginePool:
         engine: _Engine | None = None
         try:
             try:
-                process.start()
+                start_ignoring_sigint(process)
             finally:
                 theirs.close()
             reader, writer = await asyncio.open_connection(sock=ours)

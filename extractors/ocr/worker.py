@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -170,7 +171,7 @@ class OcrWorker:
             name=f"ocr-{self.name}",
             daemon=True,
         )
-        proc.start()
+        _start_ignoring_sigint(proc)
         child.close()
         self._proc, self._conn, self._pages = proc, parent, 0
         self.starts += 1
@@ -220,6 +221,23 @@ class OcrWorker:
         with contextlib.suppress(Exception):
             proc.close()
         return code
+
+
+def _start_ignoring_sigint(process: Any) -> None:
+    """`process.start()` with SIGINT ignored by the new process from its first instruction (an ignored
+    signal stays ignored across exec): a Ctrl-C, which the terminal sends to the whole process group,
+    cannot interrupt its start-up with a traceback. The parent ignores it only for those milliseconds,
+    and only from the main thread, the one thread allowed to change it (as service/processes.py does
+    for the service's processes; the extractors import nothing of the service)."""
+    if threading.current_thread() is not threading.main_thread():
+        process.start()
+        return
+    resource_tracker.ensure_running()  # the first start would start it too: not inside the window
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _serve(conn: Connection, backend_name: str, threads: int, options: dict[str, Any]) -> None:
