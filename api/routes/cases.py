@@ -135,20 +135,19 @@ async def submit_multipart(
         raise InvalidRequest(
             "case 字段的 JSON 嵌套层数过多", problems=[{"path": "case", "message": "嵌套层数过多"}]
         ) from exc
+    # the files stay where the form parser spooled them (to disk past 1 MiB): never read whole here
     limit = services.settings.max_upload_bytes
     uploads: list[cases.Upload] = []
     total = 0
     for f in files or []:
-        chunks = []
-        while chunk := await f.read(1 << 20):
-            total += len(chunk)
-            if total > limit:
-                raise TooLarge(f"上传文件合计超过 {limit // 2**20} MiB 上限")
-            chunks.append(chunk)
+        size = f.size if f.size is not None else f.file.seek(0, 2)
+        total += size
+        if total > limit:
+            raise TooLarge(f"上传文件合计超过 {limit // 2**20} MiB 上限")
         name = f.filename or ""
         if not name:
             raise InvalidRequest("上传文件缺少文件名", problems=[{"path": "files", "message": "缺少文件名"}])
-        uploads.append(cases.Upload(name=name, data=b"".join(chunks)))
+        uploads.append(cases.Upload(name=name, file=f.file, size=size))
     return await _submit(request, services, user, data, uploads, idempotency_key, wait, response)
 
 
