@@ -73,6 +73,7 @@ def create_app(
         json_bytes=settings.max_json_bytes,
         upload_bytes=settings.max_upload_bytes,
         json_values=settings.max_json_values,
+        large_bodies=settings.max_large_bodies,
     )
     problems.install(app)
     app.include_router(router)

@@ -274,6 +274,68 @@ def leasing_worker(db_url: str, server_pid: int) -> tuple[int, str] | None:
     return None
 
 
+# -- hostile bodies --------------------------------------------------------------------------------------
+def send_endless_body(
+    base: str,
+    path: str,
+    token: str,
+    *,
+    total: int,
+    chunked: bool,
+    content_type: str = "application/json",
+    start: bytes = b'{"item": "deed-tax", "form": {"x": "',
+    seconds: float = 60,
+) -> tuple[int, int]:
+    """POST a body of `total` bytes (`start`, then filler), generated as it is sent, with its
+    Content-Length or chunked without one, reading the socket all along: (the HTTP status answered, 0
+    if none; at most how many body bytes were sent before the answer came or the server closed the
+    connection: they are generated a MiB at a time as the socket takes them)."""
+    import select
+    import socket
+
+    host, port = base.split("://", 1)[1].rsplit(":", 1)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: {content_type}\r\n"
+        + ("Transfer-Encoding: chunked\r\n\r\n" if chunked else f"Content-Length: {total}\r\n\r\n")
+    )
+    pending = bytearray(head.encode("ascii"))
+    filler = b"a" * (1 << 20)
+    sent = 0
+    answer = b""
+    deadline = time.monotonic() + seconds
+    with socket.create_connection((host, int(port))) as sock:
+        sock.setblocking(False)
+        writable = True
+        while time.monotonic() < deadline:
+            if not pending and sent < total and writable:
+                piece = (start if sent == 0 else filler)[: total - sent]
+                sent += len(piece)
+                pending += f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked else piece
+                if chunked and sent >= total:
+                    pending += b"0\r\n\r\n"
+            readable, can_write, _ = select.select([sock], [sock] if pending and writable else [], [], 1)
+            if readable:
+                try:
+                    data = sock.recv(65536)
+                except ConnectionError:
+                    break
+                if not data:
+                    break
+                answer += data
+                if b"\r\n\r\n" in answer:
+                    break  # the answer's head is all we need
+            if can_write:
+                try:
+                    del pending[: sock.send(pending)]
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except ConnectionError:
+                    writable = False
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+    return status, sent
+
+
 # -- memory ----------------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def peak_rss(pid: int) -> Iterator[dict[str, float]]:
