@@ -19,7 +19,6 @@ import re
 
 _STRING = re.compile(rb'"[^"]*"')
 """A JSON string once its escapes are removed (no backtracking: the text has no backslash left)."""
-_PAIR = re.compile(rb"\[\]|\{\}")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
@@ -55,18 +54,19 @@ def values(raw: bytes, *, limit: int) -> int:
 
 def deeper_than(raw: bytes, depth: int) -> bool:
     """Whether the arrays and objects of the JSON text `raw` nest more than `depth` levels: the
-    brackets outside strings, their innermost pairs taken away `depth` times (each time in one pass
-    over the text), and some still left."""
+    brackets outside strings, their innermost pairs taken away `depth` times, and some still left.
+    Each time is a few passes of bytes.replace over the text: an innermost pair becomes a dot (so
+    that the pair it leaves behind waits for the next time), and the dots go first."""
     plain = _unescaped(raw)
     if plain is None:
         return False
     brackets = _STRING.sub(b"", plain).translate(None, _NOT_BRACKETS)
     for _ in range(depth):
-        fewer = _PAIR.sub(b"", brackets)
-        if fewer == brackets:  # none left, or brackets that do not pair (not JSON)
+        fewer = brackets.replace(b".", b"").replace(b"[]", b".").replace(b"{}", b".")
+        if fewer == brackets or not fewer.strip(b"."):  # brackets that do not pair (not JSON), or none
             return False
         brackets = fewer
-    return bool(brackets)
+    return bool(brackets.replace(b".", b""))
 
 
 def refusal(raw: bytes, *, max_values: int, max_depth: int) -> str | None:
