@@ -69,7 +69,11 @@ def create_app(
     metrics.watch_engine(engine_pool)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     app.add_middleware(
-        BodyLimitMiddleware, json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes
+        BodyLimitMiddleware,
+        json_bytes=settings.max_json_bytes,
+        upload_bytes=settings.max_upload_bytes,
+        json_values=settings.max_json_values,
+        large_bodies=settings.max_large_bodies,
     )
     problems.install(app)
     app.include_router(router)

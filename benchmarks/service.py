@@ -46,6 +46,23 @@ class Server:
     proc: subprocess.Popen[bytes]
     db_url: str
     log_path: Path
+    launch: Callable[[], subprocess.Popen[bytes]] | None = None
+    """Starts `miaopi serve` again as it was started (same database, files, port and settings)."""
+
+    def kill(self) -> None:
+        """SIGKILL to the server and every process it started (its process group: the API, the
+        workers, the rule-engine and OCR processes), as a crash of the machine would end them."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def restart(self) -> None:
+        """Start the server again on the same database (after `kill`); return once /health answers.
+        Call it from the thread that started the server: the server ends with that thread
+        (PR_SET_PDEATHSIG, see _LAUNCH)."""
+        assert self.launch is not None, "a server started by running_service"
+        self.proc = self.launch()
+        _wait_healthy(self.base, self.proc, self.log_path)
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the server and the processes it started (engines, workers)."""
@@ -89,8 +106,11 @@ def _database(backend: str, tmp: Path) -> tuple[str, Callable[[], None]]:
 
 
 @contextlib.contextmanager
-def running_service(*, backend: str, workers: int, engine_processes: int = 1) -> Iterator[Server]:
-    """`miaopi serve` on a fresh database with the sample shared data and a benchmark user."""
+def running_service(
+    *, backend: str, workers: int, engine_processes: int = 1, environ: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`miaopi serve` on a fresh database with the sample shared data and a benchmark user; `environ`
+    adds settings (MIAOPI_*) of its own."""
     from service.container import create_services
     from service.settings import Settings
     from service.transactions import utcnow
@@ -124,34 +144,41 @@ def running_service(*, backend: str, workers: int, engine_processes: int = 1) ->
                 "MIAOPI_ENGINE_PROCESSES": str(engine_processes),
                 "MIAOPI_WORKER_POLL_S": "0.05",
                 "MIAOPI_BENCH_PARENT": str(os.getpid()),
+                **(environ or {}),
             }
             log_path = tmp / "serve.log"
-            with log_path.open("wb") as log:
-                proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-c",
-                        _LAUNCH,
-                        "serve",
-                        "--port",
-                        str(port),
-                        "--db",
-                        url,
-                        "--workers",
-                        str(workers),
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=log,  # a file, never a pipe: a full pipe would stop the server mid-run
-                    start_new_session=True,
-                )
+
+            def launch() -> subprocess.Popen[bytes]:
+                with log_path.open("ab") as log:
+                    return subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-c",
+                            _LAUNCH,
+                            "serve",
+                            "--port",
+                            str(port),
+                            "--db",
+                            url,
+                            "--workers",
+                            str(workers),
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=log,  # a file, never a pipe: a full pipe would stop the server mid-run
+                        start_new_session=True,
+                    )
+
             base = f"http://127.0.0.1:{port}"
+            server = Server(
+                base=base, token=token, proc=launch(), db_url=url, log_path=log_path, launch=launch
+            )
             try:
-                _wait_healthy(base, proc, log_path)
-                yield Server(base=base, token=token, proc=proc, db_url=url, log_path=log_path)
+                _wait_healthy(base, server.proc, log_path)
+                yield server
             finally:
-                stop(proc)
+                stop(server.proc)
         finally:
             drop()
 

@@ -5,6 +5,7 @@ looks like, so the applicant knows what to upload instead."""
 from __future__ import annotations
 
 import codecs
+from typing import BinaryIO
 
 from extractors.errors import DocumentError
 
@@ -20,6 +21,25 @@ _PDF_HEADER_WINDOW = 1024
 """Readers (Acrobat, PDFium) accept junk before `%PDF-` within the first kilobyte; so do we."""
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
+
+
+SAMPLE_BYTES = 65536
+"""What sniffing reads of each end of a file: the magic bytes are at its head, a ZIP's directory of
+entry names at its tail."""
+
+
+def sample_of(file: BinaryIO, size: int) -> bytes:
+    """The bytes of a file that `sniff` looks at (all of them for a small file, else its head and its
+    tail), read without holding the file in memory; the file's position is left at its start."""
+    file.seek(0)
+    if size <= 2 * SAMPLE_BYTES:
+        data = file.read()
+    else:
+        head = file.read(SAMPLE_BYTES)
+        file.seek(size - SAMPLE_BYTES)
+        data = head + file.read(SAMPLE_BYTES)
+    file.seek(0)
+    return data
 
 
 def sniff(data: bytes) -> str:

@@ -42,6 +42,8 @@ DbOption = Annotated[
 EXIT_BAD_INPUT = 2
 EXIT_ENVIRONMENT = 3
 EXIT_ENGINE = 4
+EXIT_INTERRUPTED = 130
+"""Ended by Ctrl-C, as the shells report a program SIGINT ended."""
 
 
 def fail(code: int, message: str) -> typer.Exit:
@@ -563,19 +565,25 @@ def serve(
     from api.app import create_app
     from miaopi.worker import WorkerSupervisor
 
-    settings = _service_settings(db)
-    services = _services(db)
-    supervisor = WorkerSupervisor(settings, processes=workers) if workers else None
-    application = create_app(settings, services=services, supervisor=supervisor)
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-    )
+    try:
+        settings = _service_settings(db)
+        services = _services(db)
+        supervisor = WorkerSupervisor(settings, processes=workers) if workers else None
+        application = create_app(settings, services=services, supervisor=supervisor)
+        # uvicorn shuts down cleanly on Ctrl-C (SIGINT) or SIGTERM, workers and engine processes included
+        uvicorn.run(
+            application,
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+        )
+    except KeyboardInterrupt:  # Ctrl-C before the server was up
+        err.print("服务已停止（启动时收到 Ctrl-C）。", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    err.print("服务已停止。", highlight=False)
 
 
 @app.command()
@@ -584,7 +592,12 @@ def worker(db: DbOption = None) -> None:
     from miaopi.worker import run_worker
 
     _services(db).engine.dispose()  # migrate before taking work
-    run_worker(_service_settings(db))
+    try:
+        run_worker(_service_settings(db))
+    except KeyboardInterrupt:
+        # a case in hand is left with its lease: once the lease has expired another worker takes it
+        err.print("工作进程已停止（Ctrl-C）。", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 @app.command()

@@ -210,7 +210,21 @@ def _free_port(host: str, wanted: int) -> int:
     raise SystemExit(f"no free port from {wanted}")
 
 
+STOPPED = "演示服务已停止。"
+"""Printed when Ctrl-C ends the demo (exit code 130, as for any program a Ctrl-C ends)."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The demo; Ctrl-C at any moment stops it with one line instead of a traceback."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        # uvicorn stops cleanly on Ctrl-C and then raises it again for the caller: this is the caller
+        Console(stderr=True).print(STOPPED, highlight=False)
+        return 130
+
+
+def _run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description="serve the demo: sample cases submitted, queue page ready")
     parser.add_argument("--db", default="sqlite:///var/demo.db", help="SQLAlchemy URL (shared data loaded)")
     parser.add_argument("--files", default="var/demo-files", help="folder for uploaded files")
@@ -240,7 +254,17 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def drive() -> None:
+        try:
+            submit_and_report()
+        except Exception:
+            if not server.should_exit:
+                raise
+            # stopped (Ctrl-C) while the samples were being submitted or decided: nothing to report
+
+    def submit_and_report() -> None:
         while not server.started:
+            if server.should_exit:
+                return
             time.sleep(0.05)
         console.print(f"服务已启动：{base}（提交样例案件……）")
         ids = submit_all(base, tokens["clerk"], settings, console)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from service.processes import start_ignoring_sigint
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class WorkerSupervisor:
             # on SIGTERM or when the supervising process is gone (see _worker_main)
             daemon=False,
         )
-        proc.start()
+        start_ignoring_sigint(proc)  # Ctrl-C reaches the whole group: the supervisor decides
         reader.close()
         old = self._pipes[i]
         self._procs[i], self._pipes[i] = proc, writer

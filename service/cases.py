@@ -5,6 +5,7 @@ the pages show."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import secrets
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -28,8 +29,8 @@ from engine.model import Ruleset
 from engine.ports import RegistryPort
 from engine.program import Program
 from extractors.errors import DocumentError
-from extractors.sniff import sniff
-from service import access
+from extractors.sniff import sample_of, sniff
+from service import access, jsontext
 from service.documents import DocumentReader
 from service.errors import Conflict, InvalidRequest, TooLarge, UnsupportedDocument
 from service.masking import mask_id, mask_name
@@ -51,9 +52,16 @@ MAX_CASE_FILE_BYTES = 4 * 2**20
 """A case file's size limit: a case is a form and references to documents, never the documents."""
 
 
-def decode_case_json(raw: bytes | str, *, where: str) -> Any:
-    """JSON text → data, with CaseError for text that is not UTF-8, not JSON, or nested so deep that
-    decoding it would exhaust the stack (the nesting limit itself is checked by parse_case)."""
+def decode_case_json(raw: bytes | str, *, where: str, max_values: int | None = None) -> Any:
+    """JSON text → data, with CaseError for text that is not UTF-8, not JSON, with more values than
+    `max_values` (settings.max_json_values; counted before decoding, which is where memory grows:
+    service/jsontext.py), or nested so deep that decoding it would exhaust the stack (the nesting limit
+    itself is checked by parse_case)."""
+    limit = get_settings().max_json_values if max_values is None else max_values
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "replace")
+    refused = jsontext.refusal(data, max_values=limit, max_depth=MAX_DEPTH)
+    if refused is not None:
+        raise CaseError(f"{where}: {refused}")
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         return json.loads(text)
@@ -154,14 +162,31 @@ def decide_program(
 # -- submission ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Upload:
+    """An uploaded file: its name in the case, and its content as a seekable file (the API's uploads
+    are spooled to disk as they arrive; nothing here reads one whole into memory)."""
+
     name: str
-    data: bytes
+    file: BinaryIO
+    size: int
+
+    @classmethod
+    def of_bytes(cls, name: str, data: bytes) -> Upload:
+        return cls(name=name, file=io.BytesIO(data), size=len(data))
+
+
+def _file_sha(file: BinaryIO) -> bytes:
+    file.seek(0)
+    digest = hashlib.sha256()
+    while chunk := file.read(1 << 20):
+        digest.update(chunk)
+    file.seek(0)
+    return digest.digest()
 
 
 def _canonical_sha(data: Any, uploads: list[Upload]) -> str:
     h = hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8"))
     for up in sorted(uploads, key=lambda u: u.name):
-        h.update(up.name.encode("utf-8") + hashlib.sha256(up.data).digest())
+        h.update(up.name.encode("utf-8") + _file_sha(up.file))
     return h.hexdigest()
 
 
@@ -206,7 +231,7 @@ def submit_case(
             )
         documents = _check_uploads(services, case, uploads)
     case_id = case.case_id or f"MP{now.astimezone(CHINA_TZ):%Y%m%d}{secrets.token_hex(5).upper()}"
-    stored = [(ref, services.blobs.put(up.data), media, len(up.data)) for ref, up, media in documents]
+    stored = [(ref, _store(services, up), media, up.size) for ref, up, media in documents]
     row = CaseRow(
         id=case_id,
         item=case.item,
@@ -253,6 +278,11 @@ def submit_case(
         mask_id(case.applicant.id_number or case.applicant.credit_code or ""),
     )
     return row, True
+
+
+def _store(services: Services, up: Upload) -> str:
+    up.file.seek(0)
+    return services.blobs.put_file(up.file)
 
 
 def _existing_submission(
@@ -313,15 +343,13 @@ def _check_uploads(
             problems.append({"path": f"documents.{i}.path", "message": f"未上传案件所列文件 {ref.path!r}"})
             continue
         up = found
-        if len(up.data) > limit:
+        if up.size > limit:
             raise TooLarge(
                 f"文件 {ref.path!r} 超过 {limit // 2**20} MiB 上限",
-                problems=[
-                    {"path": f"documents.{i}.path", "message": f"{len(up.data)} 字节，超过上限 {limit}"}
-                ],
+                problems=[{"path": f"documents.{i}.path", "message": f"{up.size} 字节，超过上限 {limit}"}],
             )
         try:
-            media = sniff(up.data)
+            media = sniff(sample_of(up.file, up.size))
         except DocumentError as exc:
             raise UnsupportedDocument(
                 f"文件 {ref.path!r}：{exc.message}",

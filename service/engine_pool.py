@@ -37,6 +37,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from service.errors import ServiceError
+from service.processes import start_ignoring_sigint
 from service.settings import Settings
 
 log = logging.getLogger("miaopi.engine")
@@ -112,18 +113,22 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:
 
 def _serve(sock: socket.socket, settings_json: str) -> None:
     """The engine process: read a batch of cases, answer each as soon as it is decided; exit when the
-    API process closes its end (or dies)."""
+    API process closes its end or dies (killed with SIGKILL, say: the end of the socket read, or an
+    answer that cannot be sent, ends the process quietly, since nobody is left to read it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the API, which then closes the socket
     _init(settings_json)
-    sock.sendall(_frame(None))  # ready
-    while True:
-        header = _recv_exactly(sock, _HEADER.size)
-        body = _recv_exactly(sock, _HEADER.unpack(header)[0]) if header else None
-        if body is None:
-            return
-        jobs: list[tuple[dict[str, Any], str]] = pickle.loads(body)
-        for data, now_iso in jobs:
-            sock.sendall(_frame(_answer(data, now_iso)))
+    try:
+        sock.sendall(_frame(None))  # ready
+        while True:
+            header = _recv_exactly(sock, _HEADER.size)
+            body = _recv_exactly(sock, _HEADER.unpack(header)[0]) if header else None
+            if body is None:
+                return
+            jobs: list[tuple[dict[str, Any], str]] = pickle.loads(body)
+            for data, now_iso in jobs:
+                sock.sendall(_frame(_answer(data, now_iso)))
+    except OSError:  # BrokenPipeError, ConnectionResetError: the API process is gone
+        return
 
 
 # -- the API side ----------------------------------------------------------------------------------
@@ -258,7 +263,7 @@ class EnginePool:
         engine: _Engine | None = None
         try:
             try:
-                process.start()
+                start_ignoring_sigint(process)
             finally:
                 theirs.close()
             reader, writer = await asyncio.open_connection(sock=ours)

@@ -58,3 +58,11 @@ class TooLarge(ServiceError):
     code = "too_large"
     status = 413
     title = "上传内容过大"
+
+
+class TooManyValues(ServiceError):
+    """JSON text with more values than the limit (service/jsontext.py), refused before it is decoded."""
+
+    code = "too_many_values"
+    status = 413
+    title = "请求内容过多"

@@ -130,6 +130,19 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(
         default=2**20, ge=1024, description="a request body other than a multipart upload (JSON, forms)"
     )
+    max_json_values: int = Field(
+        default=10_000,
+        ge=100,
+        description="values of a JSON body, counted on its text before it is decoded (arrays, objects "
+        "and the commas between their items; service/jsontext.py)",
+    )
+    max_large_bodies: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="JSON bodies over 64 KiB read and decoded at once; others wait their turn unread "
+        "(api/limits.py)",
+    )
 
     def extract_options(self) -> ExtractOptions:
         return ExtractOptions(

@@ -4,12 +4,15 @@ only, so a client's file name never reaches the file system and the same file is
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 1 << 20
 
 
 class BlobStore:
@@ -23,22 +26,33 @@ class BlobStore:
 
     def put(self, data: bytes) -> str:
         """Store `data` (atomically: written to a temporary file, then renamed) and return its hash."""
-        digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest)
-        if target.is_file():
-            return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        return self.put_file(io.BytesIO(data))
+
+    def put_file(self, source: BinaryIO) -> str:
+        """Store what `source` holds from its current position, copied a chunk at a time (an upload is
+        never held in memory whole), atomically: written to a temporary file, hashed on the way,
+        then renamed to its hash, which is returned."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
         try:
+            digest = hashlib.sha256()
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
+            sha = digest.hexdigest()
+            target = self.path(sha)
+            if target.is_file():
+                Path(tmp).unlink()
+                return sha
+            target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return digest
+        return sha
 
     def get(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()

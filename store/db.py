@@ -14,6 +14,12 @@ from store.tables import Base
 SQLITE_BEGIN = "miaopi_sqlite_begin"
 """Execution option naming the BEGIN variant for SQLite transactions (`DEFERRED` or `IMMEDIATE`)."""
 
+SQLITE_BUSY_TIMEOUT_S = 30.0
+"""How long a SQLite connection waits for another connection's write lock before it fails with
+"database is locked". SQLite has one writer at a time: under a burst every write queues for the lock,
+and the driver's default (5 s) turned that queue into 500s (500 concurrent submissions: 4 failed). As
+long as the API's connection-pool timeout: a request that waits, waits for one reason at a time."""
+
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -28,9 +34,10 @@ def normalise_url(url: str | URL) -> URL:
 def create_engine_for(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
     """An Engine for `url` (`sqlite:///file.db`, `postgresql://user@host/db`, ...).
 
-    SQLite connections get WAL journalling and foreign keys, may be shared across threads, and begin
-    real transactions (pysqlite's own implicit transaction handling is switched off). `schema` selects a
-    PostgreSQL schema through the connection's search_path (the schema must exist).
+    SQLite connections get WAL journalling and foreign keys, may be shared across threads, wait up to
+    SQLITE_BUSY_TIMEOUT_S for the write lock, and begin real transactions (pysqlite's own implicit
+    transaction handling is switched off). `schema` selects a PostgreSQL schema through the
+    connection's search_path (the schema must exist).
     """
     parsed = normalise_url(url)
     backend = parsed.get_backend_name()
@@ -39,6 +46,7 @@ def create_engine_for(url: str, *, schema: str | None = None, echo: bool = False
         if schema is not None:
             raise ValueError("SQLite databases have no schemas; `schema` is for PostgreSQL")
         connect_args["check_same_thread"] = False
+        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
     elif schema is not None:
         if backend != "postgresql":
             raise ValueError(f"`schema` is supported for PostgreSQL only, not {backend}")

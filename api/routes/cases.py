@@ -17,12 +17,12 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from api import problems
 from api.deps import ServicesDep, SignedInDep
 from api.schemas import CaseAccepted, CaseSummary, ref
-from engine.case import Case
+from engine.case import MAX_DEPTH, Case
 from engine.decision import Decision
-from service import access, cases
+from service import access, cases, jsontext
 from service.container import Services
 from service.engine_pool import EnginePool
-from service.errors import InvalidRequest, TooLarge
+from service.errors import InvalidRequest, TooLarge, TooManyValues
 from service.transactions import utcnow
 from service.users import User
 
@@ -158,6 +158,11 @@ async def submit_multipart(
     idempotency_key: IdempotencyKey = None,
     wait: Wait = 0,
 ) -> CaseAccepted:
+    refused = jsontext.refusal(
+        case.encode("utf-8", "replace"), max_values=services.settings.max_json_values, max_depth=MAX_DEPTH
+    )
+    if refused is not None:
+        raise TooManyValues(f"case 字段的 {refused}", problems=[{"path": "case", "message": refused}])
     try:
         data = json.loads(case)
     except json.JSONDecodeError as exc:
@@ -169,20 +174,19 @@ async def submit_multipart(
         raise InvalidRequest(
             "case 字段的 JSON 嵌套层数过多", problems=[{"path": "case", "message": "嵌套层数过多"}]
         ) from exc
+    # the files stay where the form parser spooled them (to disk past 1 MiB): never read whole here
     limit = services.settings.max_upload_bytes
     uploads: list[cases.Upload] = []
     total = 0
     for f in files or []:
-        chunks = []
-        while chunk := await f.read(1 << 20):
-            total += len(chunk)
-            if total > limit:
-                raise TooLarge(f"上传文件合计超过 {limit // 2**20} MiB 上限")
-            chunks.append(chunk)
+        size = f.size if f.size is not None else f.file.seek(0, 2)
+        total += size
+        if total > limit:
+            raise TooLarge(f"上传文件合计超过 {limit // 2**20} MiB 上限")
         name = f.filename or ""
         if not name:
             raise InvalidRequest("上传文件缺少文件名", problems=[{"path": "files", "message": "缺少文件名"}])
-        uploads.append(cases.Upload(name=name, data=b"".join(chunks)))
+        uploads.append(cases.Upload(name=name, file=f.file, size=size))
     return await _submit(request, services, user, data, uploads, idempotency_key, wait, response)
 
 

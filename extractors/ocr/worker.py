@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -170,7 +171,7 @@ class OcrWorker:
             name=f"ocr-{self.name}",
             daemon=True,
         )
-        proc.start()
+        _start_ignoring_sigint(proc)
         child.close()
         self._proc, self._conn, self._pages = proc, parent, 0
         self.starts += 1
@@ -222,8 +223,27 @@ class OcrWorker:
         return code
 
 
+def _start_ignoring_sigint(process: Any) -> None:
+    """`process.start()` with SIGINT ignored by the new process from its first instruction (an ignored
+    signal stays ignored across exec): a Ctrl-C, which the terminal sends to the whole process group,
+    cannot interrupt its start-up with a traceback. The parent ignores it only for those milliseconds,
+    and only from the main thread, the one thread allowed to change it (as service/processes.py does
+    for the service's processes; the extractors import nothing of the service)."""
+    if threading.current_thread() is not threading.main_thread():
+        process.start()
+        return
+    resource_tracker.ensure_running()  # the first start would start it too: not inside the window
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _serve(conn: Connection, backend_name: str, threads: int, options: dict[str, Any]) -> None:
-    """The worker process: load the backend, then read pages until told to stop."""
+    """The worker process: load the backend, then read pages until told to stop, or until the parent
+    is gone (killed with SIGKILL, say): the end of the pipe read, or an answer that cannot be sent,
+    ends the process quietly, since nobody is left to read a traceback or the page."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this process ends
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -232,21 +252,33 @@ def _serve(conn: Connection, backend_name: str, threads: int, options: dict[str,
 
         backend = get_backend(backend_name, threads=threads, **options)
     except BaseException as exc:  # report any start-up failure to the parent, then exit
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        _answer(conn, ("error", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", os.getpid()))
+    if not _answer(conn, ("ready", os.getpid())):
+        return
     while True:
         try:
             kind, shape = conn.recv()
+            if kind == "stop":
+                return
+            buf = conn.recv_bytes()
         except (EOFError, OSError):
             return  # the parent went away
-        if kind == "stop":
-            return
-        buf = conn.recv_bytes()
         image = np.frombuffer(buf, dtype=np.uint8).reshape(shape)
         try:
             lines = backend.recognise(image)
         except Exception as exc:
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
-            continue
-        conn.send(("ok", lines))
+            reply: tuple[str, Any] = ("error", f"{type(exc).__name__}: {exc}")
+        else:
+            reply = ("ok", lines)
+        if not _answer(conn, reply):
+            return
+
+
+def _answer(conn: Connection, message: tuple[str, Any]) -> bool:
+    """Send to the parent; False when it has gone (its end of the pipe closed)."""
+    try:
+        conn.send(message)
+    except OSError:  # BrokenPipeError, ConnectionResetError: the parent was killed or has exited
+        return False
+    return True

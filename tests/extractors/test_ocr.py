@@ -11,6 +11,7 @@ import importlib.util
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -329,6 +330,53 @@ def test_worker_recycles_its_process_after_n_pages(line_image: np.ndarray) -> No
         w.recognise(line_image)
         assert w.pid not in (None, first)
         assert (w.starts, w.pages_total) == (2, 3)
+
+
+_PARENT = """
+import sys
+import numpy as np
+from PIL import Image
+from extractors.ocr.worker import OcrWorker
+
+page = np.asarray(Image.open(sys.argv[1]).convert("RGB"))
+big = np.ascontiguousarray(np.tile(page, (2, 2, 1)))  # a few seconds of OCR
+if __name__ == "__main__":
+    worker = OcrWorker("rapidocr", threads=1, timeout=120)
+    worker.start()
+    print(worker.pid, flush=True)
+    worker.recognise(big)
+"""
+
+
+def test_an_ocr_process_whose_parent_is_killed_mid_page_exits_quietly(tmp_path: Path) -> None:
+    """A worker killed with SIGKILL while its OCR process reads a page: the orphan finishes the page,
+    finds nobody to send it to and exits without a word (it used to log a BrokenPipeError traceback
+    into the server's log)."""
+    from process_kit import wait_gone
+
+    script = tmp_path / "parent.py"  # spawn re-imports the parent's main module: a file, not -c
+    script.write_text(_PARENT, encoding="utf-8")
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as err:
+        parent = subprocess.Popen(
+            [sys.executable, str(script), str(DATA / "ocr_page.jpg")],
+            stdout=subprocess.PIPE,
+            stderr=err,  # inherited by the OCR process
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    try:
+        assert parent.stdout is not None
+        ocr_pid = int(parent.stdout.readline())
+        time.sleep(0.5)  # the page has been sent: the OCR process is reading it
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        assert not wait_gone([ocr_pid], 90), "the orphaned OCR process did not exit"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in text and "BrokenPipe" not in text, text
 
 
 def test_worker_reports_a_backend_that_cannot_start() -> None:

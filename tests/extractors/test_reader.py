@@ -5,6 +5,7 @@ Every input is generated here (reportlab, Pillow, hand-built bytes); OCR is a fa
 from __future__ import annotations
 
 import io
+import os
 import struct
 import threading
 import time
@@ -28,7 +29,7 @@ from extractors.errors import DocumentError
 from extractors.model import Line, ReadDocument, Word
 from extractors.options import ExtractOptions
 from extractors.reader import read_bytes, read_document
-from extractors.sniff import sniff
+from extractors.sniff import SAMPLE_BYTES, sample_of, sniff
 
 pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
 
@@ -480,6 +481,31 @@ def test_zip_and_docx_are_unsupported() -> None:
         with pytest.raises(DocumentError) as info:
             read(out.getvalue())
         assert info.value.code == "unsupported_type" and named in info.value.message
+
+
+def test_an_uploads_sample_is_judged_as_the_whole_file() -> None:
+    """Uploads are sniffed from their head and tail (sample_of), never read whole: a large DOCX, whose
+    entry names are listed at its end, is still named; a large PDF is still a PDF."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("[Content_Types].xml", "x")
+        z.writestr("media/image1.bin", os.urandom(600_000))
+        z.writestr("word/document.xml", "x")
+    docx = out.getvalue()
+    pdf = make_pdf([CONTRACT]) + b"%" + b"0" * 500_000
+    for data in (docx, pdf, make_pdf([CONTRACT])):
+        file = io.BytesIO(data)
+        sample = sample_of(file, len(data))
+        assert len(sample) <= 2 * SAMPLE_BYTES and file.tell() == 0
+        try:
+            whole: object = sniff(data)
+        except DocumentError as exc:
+            whole = exc.message
+        try:
+            judged: object = sniff(sample)
+        except DocumentError as exc:
+            judged = exc.message
+        assert judged == whole
 
 
 def test_truncated_pdf_is_corrupt() -> None:

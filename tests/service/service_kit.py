@@ -118,7 +118,7 @@ def submitted_at(data: dict[str, Any]) -> datetime:
 
 def uploads_for(case_name: str, data: dict[str, Any]) -> list[Upload]:
     folder = case_file(case_name).parent
-    return [Upload(name=d["path"], data=(folder / d["path"]).read_bytes()) for d in data["documents"]]
+    return [Upload.of_bytes(d["path"], (folder / d["path"]).read_bytes()) for d in data["documents"]]
 
 
 def submit(

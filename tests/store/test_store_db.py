@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,7 +11,14 @@ import pytest
 from sqlalchemy import Engine, insert, inspect, select, text
 from store_testdata import credit_code
 
-from store.db import create_engine_for, create_schema, normalise_url, session_factory
+from store.db import (
+    SQLITE_BEGIN,
+    SQLITE_BUSY_TIMEOUT_S,
+    create_engine_for,
+    create_schema,
+    normalise_url,
+    session_factory,
+)
 from store.tables import TABLES
 
 
@@ -61,6 +69,36 @@ def test_sqlite_connection_settings(tmp_path: Path) -> None:
     thread.join()
     assert errors == []
     engine.dispose()
+
+
+def test_a_sqlite_write_waits_for_a_write_lock_held_longer_than_the_drivers_default(tmp_path: Path) -> None:
+    """One writer at a time: a write that finds the lock taken queues for it (a burst of 500
+    submissions used to get 500s once a wait passed the driver's default of 5 s)."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    holder, waiter = create_engine_for(url), create_engine_for(url)
+    create_schema(holder)
+    with waiter.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_S * 1000
+    held = threading.Event()
+
+    def hold_the_lock() -> None:
+        with holder.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}).begin() as conn:
+            conn.execute(text("insert into kinship (parent_id_number, child_id_number) values ('a', 'b')"))
+            held.set()
+            time.sleep(6)  # longer than the driver's default wait
+
+    thread = threading.Thread(target=hold_the_lock)
+    thread.start()
+    try:
+        assert held.wait(10)
+        with waiter.begin() as conn:
+            conn.execute(text("insert into kinship (parent_id_number, child_id_number) values ('c', 'd')"))
+    finally:
+        thread.join()
+    with waiter.connect() as conn:
+        assert conn.execute(text("select count(*) from kinship")).scalar() == 2
+    holder.dispose()
+    waiter.dispose()
 
 
 def test_sqlite_transactions_roll_back(tmp_path: Path) -> None:

@@ -334,6 +334,31 @@ def test_not_utf8(engine: Engine, tmp_path: Path) -> None:
     assert (error.line, error.code) == (2, "bad_encoding")
 
 
+def test_a_line_without_end_is_refused_with_its_line_not_read_whole(engine: Engine, tmp_path: Path) -> None:
+    """Read a line at a time, each at most MAX_LINE_BYTES: a file without line breaks is not held
+    whole in memory (a 20 MiB line took the loader's peak from 75 to 154 MiB)."""
+    with (tmp_path / "population.csv").open("w", encoding="utf-8") as f:
+        f.write("id_number,name,gender,birth_date,status\n")
+        f.write(f"{P1},张三,男,1990-03-07,normal\n")
+        f.write(f"{P2}," + "长" * loader.MAX_LINE_BYTES)  # three bytes a character, no line break
+    error = _error(engine, tmp_path)
+    assert (error.file, error.line, error.code) == ("population.csv", 3, "line_too_long")
+    assert "MiB" in error.message
+    assert dump(engine)["population"] == []
+
+
+def test_a_nul_character_is_refused_with_its_line_and_column(engine: Engine, tmp_path: Path) -> None:
+    """It was loaded into SQLite, and PostgreSQL's refusal of it ended `miaopi data load` in a traceback."""
+    write_raw(
+        tmp_path,
+        "population.csv",
+        f"id_number,name,gender,birth_date,status\n{P1},张\x00三,男,1990-03-07,normal\n",
+    )
+    error = _error(engine, tmp_path)
+    assert (error.line, error.column, error.code) == (2, "name", "nul_character")
+    assert dump(engine)["population"] == []
+
+
 @pytest.mark.parametrize("name", ["people.csv", "Population.csv", "population.CSV"])
 def test_unknown_csv_file(engine: Engine, tmp_path: Path, name: str) -> None:
     before = _loaded(engine, tmp_path)

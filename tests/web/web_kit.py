@@ -57,9 +57,7 @@ def require_chromium() -> None:
 def _case(name: str) -> tuple[dict[str, object], list[Upload]]:
     path = next(SAMPLES.glob(f"*/cases/{name}.json"))
     data = json.loads(path.read_text(encoding="utf-8"))
-    uploads = [
-        Upload(name=d["path"], data=(path.parent / d["path"]).read_bytes()) for d in data["documents"]
-    ]
+    uploads = [Upload.of_bytes(d["path"], (path.parent / d["path"]).read_bytes()) for d in data["documents"]]
     return data, uploads
 
 
@@ -100,9 +98,7 @@ def build_env(root: Path, *, cases: list[str]) -> WebEnv:
     for name in cases:
         data, uploads = _case(name)
         received = now - timedelta(days=30) if name == OVERDUE else now
-        submit_case(
-            services, user=applicant, data=data, uploads=uploads, idempotency_key=None, now=received
-        )
+        submit_case(services, user=applicant, data=data, uploads=uploads, idempotency_key=None, now=received)
     assert run_worker(settings, idle_exit=True) == len(cases)
     return WebEnv(settings=settings, services=services, tokens=tokens)
 
