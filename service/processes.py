@@ -10,22 +10,6 @@ them is lost, and the next one stops the API): it starts ignoring it, and keeps 
 
 from __future__ import annotations
 
-import signal
-import threading
-from multiprocessing import resource_tracker
-from typing import Any
+from extractors.ocr.worker import start_ignoring_sigint
 
-
-def start_ignoring_sigint(process: Any) -> None:
-    """`process.start()` (a multiprocessing process) with SIGINT ignored by the new process from the
-    start. Only the main thread may change a signal's handling: a process started from another thread
-    (a replacement started by the supervisor's watchdog) is started as is."""
-    if threading.current_thread() is not threading.main_thread():
-        process.start()
-        return
-    resource_tracker.ensure_running()  # the first start would start it too: not inside the window
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        process.start()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+__all__ = ["start_ignoring_sigint"]

@@ -171,7 +171,7 @@ class OcrWorker:
             name=f"ocr-{self.name}",
             daemon=True,
         )
-        _start_ignoring_sigint(proc)
+        start_ignoring_sigint(proc)
         child.close()
         self._proc, self._conn, self._pages = proc, parent, 0
         self.starts += 1
@@ -223,12 +223,12 @@ class OcrWorker:
         return code
 
 
-def _start_ignoring_sigint(process: Any) -> None:
+def start_ignoring_sigint(process: Any) -> None:
     """`process.start()` with SIGINT ignored by the new process from its first instruction (an ignored
     signal stays ignored across exec): a Ctrl-C, which the terminal sends to the whole process group,
     cannot interrupt its start-up with a traceback. The parent ignores it only for those milliseconds,
-    and only from the main thread, the one thread allowed to change it (as service/processes.py does
-    for the service's processes; the extractors import nothing of the service)."""
+    and only from the main thread, the one thread allowed to change it: a process started from another
+    thread is started as is. The service starts its own processes with it too (service/processes.py)."""
     if threading.current_thread() is not threading.main_thread():
         process.start()
         return
