@@ -109,7 +109,7 @@ def running_service(*, backend: str, workers: int, engine_processes: int = 1) ->
                 services,
                 user_id="bench",
                 display_name="压测",
-                role="applicant",
+                role="admin",  # staff: submits the sample cases of every applicant
                 department=None,
                 password=None,
                 token=token,

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from service_kit import ROOT, SAMPLES, Env, auth, sample, submit
+from service_kit import ROOT, SAMPLES, Env, auth, bind, sample, submit
 from sqlalchemy import func, select
 
 from api.app import create_app
@@ -132,6 +132,7 @@ def test_the_api_stays_up_while_a_supervised_worker_is_killed(env: Env) -> None:
         assert supervisor.pids and supervisor.pids != [first]
         assert supervisor.restarts >= 1
         extra = {**sample("dt-01-only-home-small"), "case_id": "after-the-restart"}
+        bind(env, "applicant", extra)
         r = client.post("/api/v1/cases", json=extra, headers=auth("applicant"), params={"wait": 20})
         assert r.status_code in (201, 202), r.text
         while _decided(env) < len(case_ids) + 1 and time.monotonic() < deadline:
@@ -159,6 +160,7 @@ def test_a_worker_killed_while_idle_does_not_stall_the_api(env: Env) -> None:
             os.kill(pid, signal.SIGKILL)
             time.sleep(0.3)
             extra = {**sample("dt-01-only-home-small"), "case_id": f"idle-kill-{round_}"}
+            bind(env, "applicant", extra)
             started = time.monotonic()
             r = client.post("/api/v1/cases", json=extra, headers=auth("applicant"), params={"wait": 20})
             assert r.status_code in (201, 202), r.text
