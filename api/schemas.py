@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import SkipJsonSchema, models_json_schema
 
 from engine.case import Case
+from engine.decision import Decision
+from service.disclosure import ApplicantDecision
 
 REF = "#/components/schemas/{model}"
 
@@ -73,6 +75,11 @@ class CaseAccepted(BaseModel):
     outcome: str | None = None
     created: bool = Field(description="false when an earlier submission with the same key was returned")
     links: dict[str, str]
+
+
+class PreCheckAnswer(RootModel[Decision | ApplicantDecision]):
+    """The pre-check's decision: in full for rule authors and admins, the applicant's view for an
+    applicant (other people's data masked; no expressions, values or sources)."""
 
 
 class CaseSummary(BaseModel):

@@ -498,15 +498,40 @@ def user_add(
     role: Annotated[str, typer.Option(help="applicant | approver | rule_author | auditor | admin")],
     department: Annotated[str | None, typer.Option(help="department (approvers)")] = None,
     password: Annotated[str | None, typer.Option(help="password for the web page")] = None,
+    subject_id: Annotated[
+        str | None,
+        typer.Option(
+            help="applicants: the subject the account acts for, a person's ID number or an "
+            "enterprise's unified social credit code (without one the account cannot submit)"
+        ),
+    ] = None,
+    acting_id: Annotated[
+        str | None,
+        typer.Option(help="enterprise accounts: the ID number of the person acting for the enterprise"),
+    ] = None,
+    agent: Annotated[
+        bool,
+        typer.Option(
+            help="enterprise accounts: the acting person is an agent the enterprise authorised, not "
+            "its 法定代表人 in the enterprise registry"
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Create a user and print their API token (shown once)."""
     from service.errors import ServiceError
     from service.transactions import utcnow
-    from service.users import add_user
+    from service.users import add_user, subject_for
 
     services = _services(db)
     try:
+        if subject_id is None and (acting_id is not None or agent):
+            raise fail(EXIT_BAD_INPUT, "--acting-id 与 --agent 须与 --subject-id 一起使用")
+        subject = (
+            subject_for(services, subject_id=subject_id, acting_id=acting_id, agent=agent)
+            if subject_id is not None
+            else None
+        )
         _user, token = add_user(
             services,
             user_id=user_id,
@@ -514,6 +539,7 @@ def user_add(
             role=role,
             department=department,
             password=password,
+            subject=subject,
             now=utcnow(),
         )
     except ServiceError as exc:

@@ -1,7 +1,8 @@
 """`make demo`: the service on the embedded default with the sample cases submitted over HTTP.
 
 Starts the API, the approvers' pages and a worker process; submits every sample case (with its
-documents) as the demo service-centre clerk; waits until the engine has decided them all; prints
+documents) as the demo administrator (staff submit on the applicants' behalf; an applicant account
+submits only the cases of the subject it is bound to); waits until the engine has decided them all; prints
 each case's outcome, the auto-approval rate, the queue page's address and the demo sign-ins; then
 keeps serving until Ctrl-C. Running it again reuses the database: the cases carry their ids, so a
 second submission returns the first one instead of creating another.
@@ -37,7 +38,6 @@ KEY_OUTPUTS = {
 DEMO_PASSWORD = "miaopi-demo"
 """Demo sign-ins only: the demo database is local and throwaway."""
 DEMO_USERS = (
-    ("clerk", "综合窗口（演示）", "applicant", None),
     ("tax-approver", "税务审核员（演示）", "approver", "国家税务总局成都市税务局"),
     ("tax-approver-b", "税务B岗（演示）", "approver", "国家税务总局成都市税务局"),
     ("permit-approver", "许可审核员（演示）", "approver", "四川省住房和城乡建设厅"),
@@ -267,7 +267,7 @@ def _run(argv: list[str] | None) -> int:
                 return
             time.sleep(0.05)
         console.print(f"服务已启动：{base}（提交样例案件……）")
-        ids = submit_all(base, tokens["clerk"], settings, console)
+        ids = submit_all(base, tokens["admin"], settings, console)
         wait_decided(services, ids, console)
         totals = print_report(services, ids, console)
         n = sum(totals.values())

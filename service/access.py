@@ -31,11 +31,54 @@ def require(user: User, *roles: str) -> None:
 
 def check_submit(user: User) -> None:
     require(user, *SUBMITTERS)
+    _check_bound(user)
 
 
 def check_pre_check(user: User) -> None:
     if user.role not in PRE_CHECKERS:
         raise Forbidden("该角色不能使用预审")
+    _check_bound(user)
+
+
+def _check_bound(user: User) -> None:
+    if user.role == "applicant" and (user.subject_kind is None or user.subject_id is None):
+        raise Forbidden(
+            "该申请人账号尚未绑定申请主体（本人身份证号码或企业统一社会信用代码），不能提交或预审"
+        )
+
+
+_SUBJECT_FIELD = {"person": "id_number", "enterprise": "credit_code"}
+_KIND_NAME = {"person": "个人", "enterprise": "企业"}
+
+
+def check_case_subject(user: User, applicant: object) -> None:
+    """An applicant submits and pre-checks only cases whose `applicant` is the subject their account is
+    bound to (same kind, same ID number or credit code); staff who submit (admin) act for anyone.
+
+    Checked on the case as sent, before it is validated: a case whose applicant is not an object with a
+    kind is refused by validation (422) and never decided; any other is held to the account here. The
+    answer names the field, never whose the other identity is."""
+    if user.role != "applicant":
+        return
+    _check_bound(user)
+    if not isinstance(applicant, dict) or not isinstance(applicant.get("kind"), str):
+        return
+    kind = applicant["kind"]
+    field = _SUBJECT_FIELD.get(kind)
+    if field is None:
+        return  # an unknown kind: refused by validation
+    bound = _KIND_NAME.get(user.subject_kind or "", user.subject_kind)
+    if kind != user.subject_kind:
+        raise Forbidden(
+            f"本账号绑定的申请主体为{bound}，不能以{_KIND_NAME[kind]}申请人的名义提交或预审",
+            problems=[{"path": f"applicant.{field}", "message": "与本账号绑定的申请主体不一致"}],
+        )
+    if applicant.get(field) != user.subject_id:
+        what = "身份证号码" if kind == "person" else "统一社会信用代码"
+        raise Forbidden(
+            f"案件申请人的{what}与本账号绑定的申请主体不一致：申请人只能为本人（或本企业）提交或预审",
+            problems=[{"path": f"applicant.{field}", "message": "与本账号绑定的申请主体不一致"}],
+        )
 
 
 def check_publish(user: User) -> None:
@@ -128,6 +171,12 @@ def may_claim(user: User, task: _Claimable) -> bool:
     return may_decide(user) and (
         task.status == "open" or (task.status == "claimed" and task.claimed_by != user.id)
     )
+
+
+def sees_full_decision(user: User) -> bool:
+    """Staff and rule authors read decisions in full (values, sources, registry rows); an applicant
+    reads the applicant's view of service/disclosure.py."""
+    return user.role != "applicant"
 
 
 def is_staff(user: User) -> bool:

@@ -31,6 +31,7 @@ from engine.program import Program
 from extractors.errors import DocumentError
 from extractors.sniff import sample_of, sniff
 from service import access, jsontext
+from service.disclosure import ApplicantDecision, applicant_view
 from service.documents import DocumentReader
 from service.errors import Conflict, InvalidRequest, TooLarge, UnsupportedDocument
 from service.masking import mask_id, mask_name
@@ -159,6 +160,27 @@ def decide_program(
     return decision
 
 
+# -- who may submit or pre-check this case -------------------------------------------------------------
+def authorise_case(user: User, data: Any, *, pre_check: bool) -> None:
+    """The one gate of every submission (JSON and multipart) and every pre-check: the user's role, and
+    for an applicant that the case's applicant is the subject their account is bound to. Nothing is
+    read or stored before it passes."""
+    if pre_check:
+        access.check_pre_check(user)
+    else:
+        access.check_submit(user)
+    access.check_case_subject(user, data.get("applicant") if isinstance(data, dict) else None)
+
+
+def pre_check_answer(user: User, data: Any, body: bytes) -> bytes:
+    """The pre-check's answer for the user: the decision as the engine encoded it for staff, the
+    applicant's view of it (service/disclosure.py) for an applicant."""
+    if access.sees_full_decision(user) or not isinstance(data, dict):
+        return body
+    view = applicant_view(json.loads(body), case=data)
+    return view.model_dump_json().encode("utf-8")
+
+
 # -- submission ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Upload:
@@ -217,6 +239,8 @@ def submit_case(
         existing = _existing_submission(session, user=user, data=data, key=idempotency_key)
         if existing is not None:
             return _same_or_conflict(existing, digest, data=data, key=idempotency_key), False
+        # after the retry look-up, so that a case id taken is one answer whoever asks (see above)
+        authorise_case(user, data, pre_check=False)
         item = data.get("item")
         ruleset = None
         if isinstance(item, str):
@@ -426,15 +450,19 @@ class CaseView(BaseModel):
     commitment: bool
     received_at: IsoTime
     decided_at: IsoTime | None
-    decision: Decision | None
-    """The engine's decision as recorded."""
+    decision: Decision | ApplicantDecision | None
+    """The engine's decision as recorded: in full for staff, the applicant's view for an applicant."""
     ruleset: RulesetRef | None
     tasks: list[TaskView]
     results: list[ResultRef]
 
 
-def case_view(session: Session, *, row: CaseRow, now: datetime) -> CaseView:
+def case_view(session: Session, *, user: User, row: CaseRow, now: datetime) -> CaseView:
     decision = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
+    shown: Decision | ApplicantDecision | None = None
+    if decision is not None:
+        full = Decision.model_validate(decision.decision)
+        shown = full if access.sees_full_decision(user) else applicant_view(full, case=row.payload)
     tasks = case_tasks(session, case_id=row.id)
     results = session.scalars(
         select(ResultRow).where(ResultRow.case_id == row.id).order_by(ResultRow.issued_at)
@@ -449,7 +477,7 @@ def case_view(session: Session, *, row: CaseRow, now: datetime) -> CaseView:
         commitment=row.commitment,
         received_at=row.received_at,
         decided_at=row.decided_at,
-        decision=Decision.model_validate(decision.decision) if decision else None,
+        decision=shown,
         ruleset=RulesetRef(version=decision.ruleset_version, sha256=decision.ruleset_sha256)
         if decision
         else None,
@@ -519,7 +547,7 @@ def case_record(
     services: Services, session: Session, *, user: User, case_id: str, now: datetime
 ) -> CaseRecord:
     row = get_case(session, user=user, case_id=case_id)
-    view = case_view(session, row=row, now=now)
+    view = case_view(session, user=user, row=row, now=now)
     rec = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
     facts = rec.facts if rec is not None else {}
     catalogue = services.rulesets

@@ -28,9 +28,11 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-def mask_text(text: str, *, names: list[str] | tuple[str, ...] = ()) -> str:
-    """Mask every ID number in free text, and the given names."""
-    text = _ID.sub(lambda m: mask_id(m.group(0)), text)
+def mask_text(
+    text: str, *, names: list[str] | tuple[str, ...] = (), keep: frozenset[str] | set[str] = frozenset()
+) -> str:
+    """Mask every ID number in free text (but those in `keep`), and the given names."""
+    text = _ID.sub(lambda m: m.group(0) if m.group(0) in keep else mask_id(m.group(0)), text)
     for name in sorted(set(names), key=len, reverse=True):
         if name:
             text = text.replace(name, mask_name(name))

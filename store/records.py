@@ -71,6 +71,16 @@ class User(Base):
     """Page sessions signed in before this time are no longer valid (signed out, or revoked)."""
     token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     """The API token is refused from this time on (None: a token issued before tokens expired)."""
+    subject_kind: Mapped[str | None] = mapped_column(String(20), default=None)
+    """An applicant's subject: `person` or `enterprise` (None: not bound, and so unable to submit)."""
+    subject_id: Mapped[str | None] = mapped_column(String(18), default=None)
+    """The subject's ID number (a person) or unified social credit code (an enterprise)."""
+    acting_id_number: Mapped[str | None] = mapped_column(String(18), default=None)
+    """For an enterprise: the ID number of the person who acts for it through this account."""
+    acting_as: Mapped[str | None] = mapped_column(String(30), default=None)
+    """For an enterprise: `legal_representative` (the registry's 法定代表人) or `agent` (a person the
+    enterprise authorised, not the registered 法定代表人; the authorisation is checked when the account
+    is opened)."""
 
 
 class RulesetVersion(Base):

@@ -16,10 +16,9 @@ from starlette.convertors import StringConvertor, register_url_convertor
 
 from api import problems
 from api.deps import ServicesDep, SignedInDep
-from api.schemas import CaseAccepted, CaseSummary, ref
+from api.schemas import CaseAccepted, CaseSummary, PreCheckAnswer, ref
 from engine.case import MAX_DEPTH, Case
-from engine.decision import Decision
-from service import access, cases, jsontext
+from service import cases, jsontext
 from service.container import Services
 from service.engine_pool import EnginePool
 from service.errors import InvalidRequest, TooLarge, TooManyValues
@@ -192,8 +191,10 @@ async def submit_multipart(
 
 @router.post(
     "/decide",
-    response_model=Decision,
+    response_model=PreCheckAnswer,
     summary="预审：按现行规则集即时判断一个案件（不受理、不留存；不读材料文件）",
+    description="规则作者与管理员得到完整决定；申请人只能预审本人（本企业）的案件，"
+    "得到申请人视图（他人信息脱敏，不含规则表达式、取值与来源）。",
     responses=problems.responses(
         400,
         401,
@@ -207,10 +208,10 @@ async def submit_multipart(
 async def decide_now(request: Request, user: SignedInDep, case: PreCheckBody) -> Response:
     # Awaited on the event loop: no pool thread and no database session is held while the engine
     # decides (service/engine_pool.py). The body is the decision as the engine process encoded it.
-    access.check_pre_check(user)
+    cases.authorise_case(user, case, pre_check=True)
     pool: EnginePool = request.app.state.engine_pool
     body = await pool.decide(case, now=_now())
-    return Response(body, media_type="application/json")
+    return Response(cases.pre_check_answer(user, case, body), media_type="application/json")
 
 
 @router.get(
@@ -247,10 +248,10 @@ def _list_cases(services: Services, *, user: User, status: str | None, limit: in
 @router.get(
     "/cases/{case_id:case_id}",
     response_model=cases.CaseView,
-    summary="案件状态与决定（含逐条条件、取值与来源）",
+    summary="案件状态与决定（工作人员见逐条条件、取值与来源；申请人见申请人视图）",
     responses=problems.responses(401, 404),
 )
 def get_case(case_id: str, services: ServicesDep, user: SignedInDep) -> cases.CaseView:
     with services.sessions() as session:
         row = cases.get_case(session, user=user, case_id=case_id)
-        return cases.case_view(session, row=row, now=_now())
+        return cases.case_view(session, user=user, row=row, now=_now())

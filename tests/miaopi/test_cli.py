@@ -387,3 +387,33 @@ def test_decide_refuses_a_deep_or_huge_case_file_with_exit_2(loaded: str, tmp_pa
     result = run("decide", str(huge), "--db", loaded)
     assert result.exit_code == 2, result.output
     assert "上限" in result.stderr
+
+
+def test_user_add_binds_an_applicant_to_its_subject(loaded: str) -> None:
+    from sqlalchemy import create_engine, select
+
+    from store.records import User
+
+    ok = run("user", "add", "wang", "--name", "王成帆", "--role", "applicant",
+             "--subject-id", "510122198209032792", "--db", loaded)  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    firm = run("user", "add", "shuan", "--name", "蜀安", "--role", "applicant", "--subject-id",
+               "91510108MA68NRE11H", "--acting-id", "510120197904210485", "--db", loaded)  # fmt: skip
+    assert firm.exit_code == 0, firm.output
+    bad = run("user", "add", "bad", "--name", "x", "--role", "applicant",
+              "--subject-id", "510122198209032793", "--db", loaded)  # fmt: skip
+    assert bad.exit_code == 2 and "既不是有效的身份证号码" in bad.output
+    not_rep = run("user", "add", "clerk", "--name", "x", "--role", "applicant", "--subject-id",
+                  "91510108MA68NRE11H", "--acting-id", "510104199105060117", "--db", loaded)  # fmt: skip
+    assert not_rep.exit_code == 2 and "法定代表人" in not_rep.output
+    engine = create_engine(loaded)
+    with engine.connect() as conn:
+        rows = {
+            u.id: (u.subject_kind, u.subject_id, u.acting_id_number, u.acting_as)
+            for u in conn.execute(select(User.__table__))
+        }
+    engine.dispose()
+    assert rows == {
+        "wang": ("person", "510122198209032792", None, None),
+        "shuan": ("enterprise", "91510108MA68NRE11H", "510120197904210485", "legal_representative"),
+    }

@@ -25,6 +25,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         worker_poll_s=0.1,
         claim_idle_minutes=30,
         post_check_rate=0.0,
+        token_cache_s=0.0,  # a binding a test changes (service_kit.bind) is seen by the next request
     )
 
 

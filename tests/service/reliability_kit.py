@@ -176,7 +176,13 @@ class Ledger:
     audit_ok: bool
 
 
-def ledger(db_url: str, prefix: str) -> Ledger:
+def ledger(db_url: str, prefix: str, *, files_dir: Path) -> Ledger:
+    """`files_dir`: the server's files folder, where its audit key and checkpoint file are."""
+    from service.audit import checkpoint_path, load_key
+    from service.settings import Settings
+
+    settings = Settings(database_url=db_url, files_dir=files_dir)
+    key = load_key(settings).secret
     engine = create_engine_for(db_url)
     try:
         with Session(engine) as session:
@@ -210,7 +216,7 @@ def ledger(db_url: str, prefix: str) -> Ledger:
                         )
                     ).all()
                 ),
-                audit_ok=audit.verify(session).ok,
+                audit_ok=audit.verify(session, key=key, checkpoint_file=checkpoint_path(settings)).ok,
             )
     finally:
         engine.dispose()

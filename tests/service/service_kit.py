@@ -16,7 +16,7 @@ from service.container import Services, create_services
 from service.rulesets import seed_rulesets
 from service.settings import Settings
 from service.transactions import utcnow
-from service.users import add_user
+from service.users import Subject, add_user, bind_subject, subject_for
 from store.records import User
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +31,12 @@ SEEDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 """Rulesets are published as of this instant, so cases may be received at any later (injected) time."""
 
 ROLES = ("applicant", "approver", "rule_author", "auditor", "admin")
+
+AGENT_ID = "510104199105060117"
+"""The person who acts for an enterprise the registry does not know (as its authorised agent)."""
+SUBJECTS = {"applicant": "dt-01-only-home-small", "applicant2": "sp-01-general-grade1-clean"}
+"""The sample case whose applicant each applicant account is bound to when it is made; `bind` (and so
+`submit`) binds it to another case's applicant."""
 
 # user id -> (role, department)
 USERS: dict[str, tuple[str, str | None]] = {
@@ -68,6 +74,7 @@ def make_env(settings: Settings) -> Env:
     seed_rulesets(services, now=SEEDED_AT)
     env = Env(settings=settings, services=services)
     for user_id, (role, dept) in USERS.items():
+        subject = subject_of(services, sample(SUBJECTS[user_id])) if user_id in SUBJECTS else None
         user, _ = add_user(
             services,
             user_id=user_id,
@@ -76,6 +83,7 @@ def make_env(settings: Settings) -> Env:
             department=dept,
             password=None,
             token=token_of(user_id),
+            subject=subject,
             now=utcnow(),  # tokens expire (settings.token_days) from when they are issued
         )
         env.users[user_id] = user
@@ -92,6 +100,31 @@ def open_env(settings: Settings) -> Env:
             assert user is not None
             env.users[user_id] = user
     return env
+
+
+def subject_of(services: Services, data: dict[str, Any]) -> Subject:
+    """The subject of a case's applicant; an enterprise acts through its registered 法定代表人, or
+    through an agent when the registry does not know it."""
+    applicant = data["applicant"]
+    if applicant["kind"] == "person":
+        return subject_for(services, subject_id=applicant["id_number"])
+    code = applicant["credit_code"]
+    with services.registry.reading():
+        rows = services.registry.find("enterprises", {"credit_code": [code]})
+    rep = rows[0]["legal_rep_id_number"] if rows and rows[0]["legal_rep_id_number"] else None
+    return subject_for(services, subject_id=code, acting_id=rep or AGENT_ID, agent=rep is None)
+
+
+def bind(env: Env, user: str, data: dict[str, Any]) -> None:
+    """Bind an applicant account to the applicant of `data` (a case's JSON), as a person who submits
+    their own case would be; staff accounts are left as they are."""
+    if env.users[user].role != "applicant":
+        return
+    subject = subject_of(env.services, data)
+    current = env.users[user]
+    if (current.subject_kind, current.subject_id) == (subject.kind, subject.subject_id):
+        return
+    env.users[user] = bind_subject(env.services, user_id=user, subject=subject, now=utcnow())
 
 
 def item_of(case_name: str) -> str:
@@ -134,6 +167,7 @@ def submit(
     data = sample(case_name)
     if case_id is not None:
         data["case_id"] = case_id
+    bind(env, user, data)
     row, created = submit_case(
         env.services,
         user=env.users[user],

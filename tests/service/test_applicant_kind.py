@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from fastapi.testclient import TestClient
-from service_kit import Env, auth, sample
+from service_kit import Env, auth, bind, sample
 from sqlalchemy import func, select
 
 from store.records import CaseRow
@@ -42,6 +42,7 @@ def test_an_enterprise_on_a_person_item_is_refused_and_nothing_is_recorded(
     data = {**sample(DEED), "applicant": AN_ENTERPRISE}
     data.pop("case_id", None)
     before = _case_count(env)
+    bind(env, "applicant", data)  # the enterprise's own account: refused for the item, not the account
     _refused_for_its_kind(
         client.post("/api/v1/cases", json=data, headers=auth("applicant")), "person", "个人"
     )
@@ -58,7 +59,8 @@ def test_an_enterprise_on_a_person_item_is_refused_and_nothing_is_recorded(
         client.post("/api/v1/decide", json=data, headers=auth("applicant")), "person", "个人"
     )
     assert _case_count(env) == before
-    # the same case with the applicant the item serves is taken
+    # the same case with the applicant the item serves is taken (from that person's account)
+    bind(env, "applicant", {**data, "applicant": A_PERSON})
     r = client.post("/api/v1/cases", json={**data, "applicant": A_PERSON}, headers=auth("applicant"))
     assert r.status_code in (200, 201, 202), r.text[:500]
     assert _case_count(env) == before + 1

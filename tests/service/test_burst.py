@@ -41,10 +41,13 @@ def test_a_burst_of_submissions_and_reads_gets_no_server_error(backend: str) -> 
         assert tally.reads == {200: READS}, report
         assert not tally.transport_errors and not tally.wrong_answers, report
         assert wait_decided(server.db_url, prefix, SUBMISSIONS) == SUBMISSIONS, server.log_tail()
-        book = ledger(server.db_url, prefix)
+        book = ledger(server.db_url, prefix, files_dir=server.log_path.parent / "files")
         assert_each_decided_exactly_once(book, case_ids)
         assert book.outcomes == {"approved": SUBMISSIONS}  # the same sample case, decided alike each time
         # a client retrying under the same case id gets the case it already has
         assert resubmit(server.base, server.token, case_ids[:20]) == {(200, False): 20}
-        assert ledger(server.db_url, prefix).submitted_events == book.submitted_events
+        assert (
+            ledger(server.db_url, prefix, files_dir=server.log_path.parent / "files").submitted_events
+            == book.submitted_events
+        )
         assert "Traceback" not in server.log_tail(1_000_000)

@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_kit import SAMPLES, Env, auth, sample
+from service_kit import SAMPLES, Env, auth, bind, sample
 from sqlalchemy import update
 
 from api.app import create_app
 from api.routes import cases as routes
 from engine.evaluate import DurableEvaluator
 from service.cases import dry_run
+from service.disclosure import applicant_view
 from store.records import User
 
 NOW = datetime(2026, 3, 2, 2, 30, tzinfo=UTC)
@@ -56,7 +57,7 @@ def test_the_answer_is_the_dry_run_decision(
     names = _document_free("deed-tax")[:12] + _document_free("safety-permit-renewal")[:6]
     assert len(names) == 18
     for name in names:
-        r = _post(client, sample(name))
+        r = _post(client, sample(name), user="rule_author")  # staff: the decision in full
         assert r.status_code == 200, (name, r.text[:500])
         assert r.headers["content-type"] == "application/json"
         got = r.json()
@@ -64,13 +65,20 @@ def test_the_answer_is_the_dry_run_decision(
         assert got.pop("elapsed_ms") >= 0
         want.pop("elapsed_ms")
         assert got == want, name
+        # the applicant of the case: the applicant's view of that same decision
+        bind(env, "applicant", sample(name))
+        r = _post(client, sample(name))
+        assert r.status_code == 200, (name, r.text[:500])
+        shown = applicant_view({**want, "elapsed_ms": 0.0}, case=sample(name))
+        assert r.json() == shown.model_dump(mode="json"), name
     metrics = client.get("/metrics").text
     assert (
-        'miaopi_http_request_seconds_count{method="POST",route="/api/v1/decide",status="200"} 18.0' in metrics
+        'miaopi_http_request_seconds_count{method="POST",route="/api/v1/decide",status="200"} 36.0' in metrics
     )
 
 
-def test_errors_in_the_engine_process_keep_their_problem_details(client: TestClient) -> None:
+def test_errors_in_the_engine_process_keep_their_problem_details(env: Env, client: TestClient) -> None:
+    bind(env, "applicant", sample("dt-36-filing-not-found-with-contract"))
     r = _post(client, sample("dt-36-filing-not-found-with-contract"))
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
@@ -78,6 +86,7 @@ def test_errors_in_the_engine_process_keep_their_problem_details(client: TestCli
     assert body["code"] == "invalid_request" and "预审接口不读取材料文件" in body["detail"]
     assert body["problems"] == [{"path": "documents", "message": "预审不支持材料文件"}]
 
+    bind(env, "applicant", sample("dt-01-only-home-small"))
     r = _post(client, {**sample("dt-01-only-home-small"), "item": "no-such-item"})
     assert r.status_code == 422 and r.json()["code"] == "unknown_item"
     r = _post(client, sample("dt-01-only-home-small"))  # the engine process is still there

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from service_kit import Env, auth, sample
+from service_kit import Env, auth, bind, sample
 from sqlalchemy import func, select
 
 from store.records import AuditEvent, CaseRow
@@ -54,6 +54,7 @@ def test_same_key_with_a_different_body_is_a_conflict(env: Env, client: TestClie
 
 def test_the_same_key_of_another_applicant_is_their_own(env: Env, client: TestClient) -> None:
     data = _without_case_id("dt-01-only-home-small")
+    bind(env, "applicant2", data)  # a second account of the same person
     for user in ("applicant", "applicant2"):
         r = client.post("/api/v1/cases", json=data, headers={**auth(user), "Idempotency-Key": "shared"})
         assert r.status_code == 202, r.text
@@ -62,6 +63,7 @@ def test_the_same_key_of_another_applicant_is_their_own(env: Env, client: TestCl
 
 def test_same_case_id_twice_gives_one_case(env: Env, client: TestClient) -> None:
     data = sample("sp-01-general-grade1-clean")
+    bind(env, "applicant", data)
     first = client.post("/api/v1/cases", json=data, headers=auth("applicant"))
     second = client.post("/api/v1/cases", json=data, headers=auth("applicant"))
     assert (first.status_code, second.status_code) == (202, 200)
@@ -76,6 +78,7 @@ def test_same_case_id_twice_gives_one_case(env: Env, client: TestClient) -> None
 
 def test_a_clash_with_another_applicants_case_id_reveals_nothing(env: Env, client: TestClient) -> None:
     theirs = sample("sp-01-general-grade1-clean")
+    bind(env, "applicant", theirs)
     assert client.post("/api/v1/cases", json=theirs, headers=auth("applicant")).status_code == 202
     case_id = theirs["case_id"]
     # what the owner hears when the id is reused for other content ...
@@ -112,7 +115,8 @@ def test_a_clash_with_another_applicants_case_id_reveals_nothing(env: Env, clien
 
 def test_concurrent_duplicate_submissions_make_exactly_one_case(env: Env, client: TestClient) -> None:
     by_key = _without_case_id("dt-02-only-home-large")
-    by_id = sample("dt-03-spouse-house-small")
+    by_id = {**sample("dt-03-spouse-house-small"), "applicant": by_key["applicant"]}
+    bind(env, "applicant", by_key)
     statuses: list[tuple[str, int, str]] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)

@@ -57,7 +57,7 @@ def test_workers_killed_while_deciding_a_burst_lose_nothing_and_decide_nothing_t
         assert tally.reads == {200: READS}, report
         assert not tally.transport_errors and not tally.wrong_answers, report
         assert wait_decided(server.db_url, prefix, SUBMISSIONS) == SUBMISSIONS, server.log_tail()
-        book = ledger(server.db_url, prefix)
+        book = ledger(server.db_url, prefix, files_dir=server.log_path.parent / "files")
         assert_each_decided_exactly_once(book, case_ids)
         assert book.outcomes == {"approved": SUBMISSIONS}
         assert all(book.attempts[c] >= 2 for c in killed), {c: book.attempts[c] for c in killed}
@@ -88,11 +88,14 @@ def test_the_whole_server_killed_during_a_burst_and_restarted_loses_nothing(back
         assert set(tally.submissions) <= {200, 202} and set(tally.reads) == {200}, report
         assert sorted(tally.acknowledged) == sorted(case_ids), report
         assert wait_decided(server.db_url, prefix, SUBMISSIONS) == SUBMISSIONS, server.log_tail()
-        book = ledger(server.db_url, prefix)
+        book = ledger(server.db_url, prefix, files_dir=server.log_path.parent / "files")
         assert set(before_kill) <= set(book.statuses)  # nothing acknowledged before the kill was lost
         assert_each_decided_exactly_once(book, case_ids)
         assert book.outcomes == {"approved": SUBMISSIONS}
         # clients retrying under the same case ids after the restart: the cases they have, not new ones
         assert resubmit(server.base, server.token, case_ids) == {(200, False): SUBMISSIONS}
-        assert ledger(server.db_url, prefix).submitted_events == book.submitted_events
+        assert (
+            ledger(server.db_url, prefix, files_dir=server.log_path.parent / "files").submitted_events
+            == book.submitted_events
+        )
         assert "Traceback" not in server.log_tail(1_000_000), server.log_tail(3000)

@@ -11,7 +11,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from pydantic.json_schema import models_json_schema
-from service_kit import Env, auth, decide_all, sample
+from service_kit import Env, auth, bind, decide_all, sample
 
 from engine.case import Case
 
@@ -92,11 +92,16 @@ def test_every_success_body_has_a_schema(schema: dict[str, Any]) -> None:
         for name, op in _operations(schema)
         if "application/json" in op["responses"].get("200", {}).get("content", {})
     }
-    assert ok["POST /api/v1/decide"] == {"$ref": "#/components/schemas/Decision"}
+    assert ok["POST /api/v1/decide"] == {"$ref": "#/components/schemas/PreCheckAnswer"}
+    assert schema["components"]["schemas"]["PreCheckAnswer"]["anyOf"] == [
+        {"$ref": "#/components/schemas/Decision"},
+        {"$ref": "#/components/schemas/ApplicantDecision"},
+    ]
     assert ok["GET /api/v1/cases/{case_id}"] == {"$ref": "#/components/schemas/CaseView"}
     assert ok["GET /api/v1/rulesets"]["items"] == {"$ref": "#/components/schemas/RulesetItem"}
     view = schema["components"]["schemas"]["CaseView"]["properties"]["decision"]
     assert {"$ref": "#/components/schemas/Decision"} in view["anyOf"]
+    assert {"$ref": "#/components/schemas/ApplicantDecision"} in view["anyOf"]
 
 
 def test_the_answers_match_their_declared_schemas(env: Env, client: TestClient) -> None:
@@ -112,16 +117,19 @@ def test_the_answers_match_their_declared_schemas(env: Env, client: TestClient) 
 
     data = sample("dt-03-spouse-house-small")
     data.pop("case_id", None)
-    r = client.post("/api/v1/decide", json=data, headers=auth("applicant"))
-    assert r.status_code == 200, r.text
-    check("POST", "/api/v1/decide", r)
+    bind(env, "applicant", data)
+    for who in ("applicant", "rule_author"):  # the applicant's view, and the full decision
+        r = client.post("/api/v1/decide", json=data, headers=auth(who))
+        assert r.status_code == 200, r.text
+        check("POST", "/api/v1/decide", r)
     r = client.post("/api/v1/cases", json=data, headers=auth("applicant"))
     assert r.status_code == 202, r.text
     check("POST", "/api/v1/cases", r)
     decide_all(env)
-    view = client.get(r.headers["location"], headers=auth("applicant"))
-    assert view.json()["decision"]["outcome"] in ("approved", "review", "returned", "rejected")
-    check("GET", "/api/v1/cases/{case_id}", view)
+    for who in ("applicant", "admin"):
+        view = client.get(r.headers["location"], headers=auth(who))
+        assert view.json()["decision"]["outcome"] in ("approved", "review", "returned", "rejected")
+        check("GET", "/api/v1/cases/{case_id}", view)
     check("GET", "/api/v1/rulesets", client.get("/api/v1/rulesets", headers=auth("applicant")))
     applicant = auth("applicant")
     problems = [

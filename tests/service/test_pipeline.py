@@ -7,7 +7,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_kit import DEED_TAX_VERSION, Env, auth, decide_all, expected, post_multipart, sample, submit
+from service_kit import (
+    DEED_TAX_VERSION,
+    Env,
+    auth,
+    bind,
+    decide_all,
+    expected,
+    post_multipart,
+    sample,
+    submit,
+)
 from sqlalchemy import select
 
 from service.audit import verify_trail
@@ -178,6 +188,7 @@ def test_a_submission_is_committed_before_the_answer(env: Env, client: TestClien
 
 def test_multipart_submission_with_a_text_pdf_is_decided(env: Env, client: TestClient) -> None:
     name = "dt-42-contract-text-pdf"
+    bind(env, "applicant", sample(name))
     r = post_multipart(client, name)
     assert r.status_code == 202, r.text
     assert decide_all(env) == 1

@@ -10,6 +10,7 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from service.container import Services, create_services
 from service.rulesets import seed_rulesets
 from service.settings import PROJECT_ROOT, Settings
 from service.transactions import utcnow
-from service.users import add_user
+from service.users import Subject, add_user, bind_subject, subject_for
 from store.loader import load_directory
 from store.records import User
 
@@ -98,9 +99,26 @@ def build_env(root: Path, *, cases: list[str]) -> WebEnv:
     for name in cases:
         data, uploads = _case(name)
         received = now - timedelta(days=30) if name == OVERDUE else now
-        submit_case(services, user=applicant, data=data, uploads=uploads, idempotency_key=None, now=received)
+        # the citizen's account acts for each case's applicant in turn (an account submits only the
+        # cases of the subject it is bound to)
+        applicant = bind_subject(services, user_id="citizen", subject=_subject(services, data), now=now)
+        submit_case(
+            services, user=applicant, data=data, uploads=uploads, idempotency_key=None, now=received
+        )
     assert run_worker(settings, idle_exit=True) == len(cases)
     return WebEnv(settings=settings, services=services, tokens=tokens)
+
+
+def _subject(services: Services, data: dict[str, Any]) -> Subject:
+    """A case's applicant as a subject (an enterprise through its registered 法定代表人, or an agent)."""
+    applicant = data["applicant"]
+    if applicant["kind"] == "person":
+        return subject_for(services, subject_id=applicant["id_number"])
+    with services.registry.reading():
+        rows = services.registry.find("enterprises", {"credit_code": [applicant["credit_code"]]})
+    rep = rows[0]["legal_rep_id_number"] if rows else None
+    acting = rep or "510104199105060117"  # an agent of an enterprise the registry does not know
+    return subject_for(services, subject_id=applicant["credit_code"], acting_id=acting, agent=rep is None)
 
 
 def free_port() -> int:
