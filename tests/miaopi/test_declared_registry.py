@@ -162,7 +162,7 @@ def test_the_case_page_shows_the_declared_titles_and_labels(
     from service.container import create_services
     from service.rulesets import seed_rulesets
     from service.transactions import utcnow
-    from service.users import add_user
+    from service.users import add_user, subject_for
     from store.loader import load_directory
     from store.records import User
 
@@ -186,20 +186,21 @@ def test_the_case_page_shows_the_declared_titles_and_labels(
         password=PASSWORD,
         now=utcnow(),
     )
-    add_user(
+    case_id = "gs-03-graduated-long-ago"
+    data = json.loads((rulesets / ITEM / "tests" / "cases" / f"{case_id}.json").read_text(encoding="utf-8"))
+    add_user(  # the citizen's own account, bound to the case's applicant
         services,
         user_id="citizen",
         display_name="申请人",
         role="applicant",
         department=None,
         password=None,
+        subject=subject_for(services, subject_id=data["applicant"]["id_number"]),
         now=utcnow(),
     )
     with services.sessions() as session:
         applicant = session.get(User, "citizen")
     assert applicant is not None
-    case_id = "gs-03-graduated-long-ago"
-    data = json.loads((rulesets / ITEM / "tests" / "cases" / f"{case_id}.json").read_text(encoding="utf-8"))
     submit_case(services, user=applicant, data=data, uploads=[], idempotency_key=None, now=utcnow())
     assert run_worker(settings, idle_exit=True) == 1
 
