@@ -3,16 +3,11 @@ sign-in throttling per address pauses the guessing client and not everyone behin
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-from service_kit import ROOT
+from process_kit import free_port, start_serve, wait_healthy
 
 from service.container import create_services
 from service.settings import Settings
@@ -21,13 +16,6 @@ from service.users import add_user
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 PASSWORD = "proxy-test-password-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _sign_in(base: str, user_id: str, password: str, forwarded_for: str) -> int:
@@ -53,32 +41,17 @@ def test_sign_in_throttling_counts_the_forwarded_address_of_a_trusted_proxy(tmp_
         now=utcnow(),
     )
     services.engine.dispose()
-    port = _free_port()
+    port = free_port()
     environ = {
-        **os.environ,
         "MIAOPI_FILES_DIR": str(tmp_path / "files"),
         "MIAOPI_SIGN_IN_FAILURES": "2",  # so 8 wrong passwords from one address pause that address
         "MIAOPI_FORWARDED_ALLOW_IPS": "127.0.0.1",
     }
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "miaopi.cli", "serve", "--port", str(port), "--db", url, "--workers", "0"],
-            cwd=ROOT,
-            env=environ,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = start_serve(url, log=log, env=environ, port=port, workers=0)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        assert wait_healthy(proc, port, log).status_code == 200
         guesser, colleague = "203.0.113.7", "203.0.113.8"
         # one account each, so only the per-address limit (4 × 2) can pause them
         statuses = [_sign_in(base, f"nobody{i}", "wrong", guesser) for i in range(8)]

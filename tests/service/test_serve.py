@@ -6,23 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from process_kit import wait_gone
-from service_kit import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from process_kit import free_port, start_serve, wait_gone, wait_healthy
 
 
 def _children(pid: int) -> set[int]:
@@ -46,36 +35,13 @@ def _ignores_sigint(pid: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_serve_answers_health_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
-    environ = {**os.environ, "MIAOPI_FILES_DIR": str(tmp_path / "files"), "MIAOPI_LOG_LEVEL": "INFO"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "miaopi.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--db",
-                f"sqlite:///{tmp_path / 'miaopi.db'}",
-            ],
-            cwd=ROOT,
-            env=environ,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    environ = {"MIAOPI_FILES_DIR": str(tmp_path / "files"), "MIAOPI_LOG_LEVEL": "INFO"}
+    proc = start_serve(f"sqlite:///{tmp_path / 'miaopi.db'}", log=log, env=environ, port=port)
     try:
         deadline = time.monotonic() + 60
-        health = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert health is not None, log.read_text()[-3000:]
+        health = wait_healthy(proc, port, log)
         assert health.status_code == 200 and health.json()["status"] == "ok"
         assert health.json()["database"] == "sqlite" and health.json()["rulesets"] >= 2
         while health.json()["workers"] < 1 and time.monotonic() < deadline:
@@ -103,27 +69,10 @@ def test_serve_answers_health_and_stops_cleanly(tmp_path: Path, sig: signal.Sign
 def test_ctrl_c_while_the_server_starts_its_processes_stops_it_without_a_traceback(tmp_path: Path) -> None:
     """The terminal sends Ctrl-C to every process of the group: a worker or rule-engine process still
     importing its modules printed a KeyboardInterrupt traceback. They ignore SIGINT from the start."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
-    environ = {**os.environ, "MIAOPI_FILES_DIR": str(tmp_path / "files")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "miaopi.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--db",
-                f"sqlite:///{tmp_path / 'm.db'}",
-            ],
-            cwd=ROOT,
-            env=environ,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a process group of its own, as a shell gives a command
-        )
+    environ = {"MIAOPI_FILES_DIR": str(tmp_path / "files")}
+    proc = start_serve(f"sqlite:///{tmp_path / 'm.db'}", log=log, env=environ, port=port, new_session=True)
     try:
         deadline = time.monotonic() + 60
         # the worker, the rule-engine process and multiprocessing's resource tracker have been started,
