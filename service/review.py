@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from engine.case import CHINA_TZ
 from engine.decision import Decision, Reason
 from engine.program import Program
-from service import access, result_pdf, sla
+from service import access, labels, result_pdf, sla
 from service.errors import Conflict, InvalidRequest
 from service.masking import mask_name
 from service.results import issue_result
@@ -51,6 +51,13 @@ class TaskView(BaseModel):
     comment: str | None
     decided_by: str | None
     decided_at: IsoTime | None
+    kind_label: str
+    status_label: str
+    outcome_label: str | None
+    due_at_local: str
+    claimed_at_local: str | None
+    decided_at_local: str | None
+    """The labels and Beijing times of service/labels.py."""
 
 
 class TaskSummary(TaskView):
@@ -105,6 +112,12 @@ def task_view(task: TaskRow, *, now: datetime) -> TaskView:
         comment=task.comment,
         decided_by=task.decided_by,
         decided_at=task.decided_at,
+        kind_label=labels.label(labels.TASK_KIND_LABELS, task.kind) or task.kind,
+        status_label=labels.label(labels.TASK_STATUS_LABELS, task.status) or task.status,
+        outcome_label=labels.label(labels.OUTCOME_LABELS, task.outcome),
+        due_at_local=labels.local_time(task.due_at) or "",
+        claimed_at_local=labels.local_time(task.claimed_at),
+        decided_at_local=labels.local_time(task.decided_at),
     )
 
 
