@@ -75,7 +75,9 @@ class CaseAccepted(BaseModel):
     status_label: str = Field(description="案件状态（中文）")
     outcome: str | None = None
     outcome_label: str | None = Field(default=None, description="结论（中文）")
-    progress_label: str = Field(description="申请人看到的办理进度：已受理、审查中、人工审核中、待补正、已办结（准予）等")
+    progress_label: str = Field(
+        description="申请人看到的办理进度：已受理、审查中、人工审核中、待补正、已办结（准予）等"
+    )
     created: bool = Field(description="false when an earlier submission with the same key was returned")
     links: dict[str, str]
 
