@@ -11,6 +11,7 @@ from pydantic.json_schema import SkipJsonSchema, models_json_schema
 from engine.case import Case
 from engine.decision import Decision
 from service.disclosure import ApplicantDecision
+from service.ratings import MAX_COMMENT
 
 REF = "#/components/schemas/{model}"
 
@@ -133,13 +134,24 @@ class TaskList(BaseModel):
 
 
 class DecideIn(_In):
-    outcome: Literal["approve", "reject", "return", "confirm", "revoke"]
+    outcome: Literal["approve", "reject", "return", "confirm", "revoke", "close"] = Field(
+        description="审核：approve、reject、return；事后核查：confirm、revoke；差评回访：close"
+    )
     comment: str = Field(
         min_length=1,
         max_length=2000,
         description="审批意见（必填，不能只有空白）",
         # checked by the use case, whose message names the field in Chinese
         json_schema_extra={"pattern": r"\S"},
+    )
+
+
+class RatingIn(_In):
+    level: Literal[
+        "very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied"
+    ] = Field(description="评价等级：非常满意、满意、基本满意、不满意、非常不满意")
+    comment: str = Field(
+        default="", max_length=MAX_COMMENT, description=f"评价内容（可选，不超过 {MAX_COMMENT} 字）"
     )
 
 
