@@ -4,6 +4,7 @@ rating (service/ratings.py)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Response
 
@@ -14,6 +15,7 @@ from service import ratings
 from service.transactions import utcnow
 
 router = APIRouter(prefix="/api/v1")
+_CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "已评价"}}
 
 
 def _now() -> datetime:
@@ -27,7 +29,7 @@ def _now() -> datetime:
     summary="好差评：申请人评价本人已办结的案件（每件一次）",
     description="五级评价：非常满意、满意、基本满意、不满意、非常不满意；评价内容可选，不超过 "
     f"{ratings.MAX_COMMENT} 字。不满意、非常不满意将转办理部门回访整改。每件案件只能评价一次，不能修改。",
-    responses={201: {"description": "已评价"}}
+    responses=_CREATED
     | problems.responses(
         400,
         401,
