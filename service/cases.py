@@ -31,7 +31,7 @@ from engine.program import Program
 from extractors.errors import DocumentError
 from extractors.sniff import sample_of, sniff
 from service import access, jsontext, labels
-from service.disclosure import ApplicantDecision, applicant_view
+from service.disclosure import ApplicantDecision, applicant_tasks, applicant_view, review_comment
 from service.documents import DocumentReader
 from service.errors import Conflict, InvalidRequest, TooLarge, UnsupportedDocument
 from service.masking import mask_id, mask_name
@@ -462,17 +462,25 @@ class CaseView(BaseModel):
     decision: Decision | ApplicantDecision | None
     """The engine's decision as recorded: in full for staff, the applicant's view for an applicant."""
     ruleset: RulesetRef | None
+    review_comment: str | None
+    """The approver's comment when they returned the case for 补正 or refused it: the one comment meant
+    for the applicant (service/disclosure.py); None otherwise."""
     tasks: list[TaskView]
+    """Every task for staff; for an applicant, as service/disclosure.py: applicant_tasks shows them."""
     results: list[ResultRef]
 
 
 def case_view(session: Session, *, user: User, row: CaseRow, now: datetime) -> CaseView:
     decision = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
     shown: Decision | ApplicantDecision | None = None
+    full: Decision | None = None
     if decision is not None:
         full = Decision.model_validate(decision.decision)
         shown = full if access.sees_full_decision(user) else applicant_view(full, case=row.payload)
-    tasks = case_tasks(session, case_id=row.id)
+    tasks = [task_view(t, now=now) for t in case_tasks(session, case_id=row.id)]
+    comment = review_comment(tasks, decision=full, case=row.payload)
+    if not access.sees_full_decision(user):
+        tasks = applicant_tasks(tasks, decision=full, case=row.payload)
     results = session.scalars(
         select(ResultRow).where(ResultRow.case_id == row.id).order_by(ResultRow.issued_at)
     ).all()
@@ -495,7 +503,8 @@ def case_view(session: Session, *, user: User, row: CaseRow, now: datetime) -> C
         ruleset=RulesetRef(version=decision.ruleset_version, sha256=decision.ruleset_sha256)
         if decision
         else None,
-        tasks=[task_view(t, now=now) for t in tasks],
+        review_comment=comment,
+        tasks=tasks,
         results=[
             ResultRef(
                 code=r.code,
