@@ -17,6 +17,11 @@ too), and every other comment stays internal: an approval's, a post-check's, a f
 applicant's view of the tasks (`applicant_tasks`) keeps the review's return or refusal comment, masked
 as the decision is, and drops every other comment, the staff who claimed or decided a task, and the
 follow-up tasks of a bad rating (their handling is the department's).
+
+The result documents (service/results.py) are the applicant's too: the decision a PDF is rendered from
+(its outputs, reasons and materials) and the approver's comment printed on it are masked the same way
+(`document_decision`, `document_text`), so that a spouse's or a child's ID number or another owner's
+certificate number never appears on it in full (nor in the grants the public verification shows).
 """
 
 from __future__ import annotations
@@ -252,3 +257,26 @@ def review_comment(
         if is_applicant_comment(t) and t.comment:
             return _masker_for(decision, case).text(t.comment)
     return None
+
+
+def document_decision(decision: Decision, *, case: Mapping[str, Any]) -> Decision:
+    """The decision a result document is rendered from: the engine's (or the approver's) decision with
+    what belongs to others masked in its outputs, reasons and materials, as in the applicant's view."""
+    mask = _masker_for(decision, case)
+    return decision.model_copy(
+        update={
+            "outputs": mask.value(decision.outputs),
+            "reasons": [r.model_copy(update={"message": mask.text(r.message)}) for r in decision.reasons],
+            "materials": [m.model_copy(update={"reason": mask.value(m.reason)}) for m in decision.materials],
+            "missing_materials": [
+                m.model_copy(update={"message": mask.text(m.message)}) for m in decision.missing_materials
+            ],
+        }
+    )
+
+
+def document_text(
+    text: str, *, decision: Decision | Mapping[str, Any] | None, case: Mapping[str, Any]
+) -> str:
+    """Free text printed on a result document (the approver's comment), masked as the decision is."""
+    return _masker_for(decision, case).text(text)
