@@ -166,3 +166,27 @@ def test_rate_case_refuses_in_the_service_as_the_api_does(env: Env) -> None:
             comment="",
             now=utcnow(),
         )
+
+
+def test_the_approvers_case_page_shows_the_follow_up_task(env: Env, client: TestClient) -> None:
+    import re
+
+    from service.users import hash_password
+    from store.records import User
+
+    submit(env, APPROVED)
+    decide_all(env)
+    assert _rate(client, APPROVED, level="dissatisfied", comment="等候太久").status_code == 201
+    with env.services.sessions.begin() as session:
+        approver = session.get(User, "approver")
+        assert approver is not None
+        approver.password_hash = hash_password("a-page-password")
+    csrf = re.compile(r'name="csrf" value="([^"]+)"')
+    page = client.get("/login")
+    token = csrf.search(page.text)
+    assert token is not None
+    form = {"user_id": "approver", "password": "a-page-password", "csrf": token.group(1), "next": "/queue"}
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    case_page = client.get(f"/cases/{APPROVED}")
+    assert case_page.status_code == 200, case_page.text[:500]
+    assert "差评回访整改" in case_page.text
