@@ -190,3 +190,43 @@ def test_the_approvers_case_page_shows_the_follow_up_task(env: Env, client: Test
     case_page = client.get(f"/cases/{APPROVED}")
     assert case_page.status_code == 200, case_page.text[:500]
     assert "差评回访整改" in case_page.text
+
+
+def test_two_ratings_sent_at_once_one_is_kept(env: Env) -> None:
+    import threading
+
+    from service.audit import verify_trail
+    from service.errors import Conflict
+
+    submit(env, APPROVED)
+    decide_all(env)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def rate(level: str) -> None:
+        barrier.wait()
+        try:
+            ratings.rate_case(
+                env.services,
+                user=env.users["applicant"],
+                case_id=APPROVED,
+                level=level,
+                comment="",
+                now=utcnow(),
+            )
+            outcomes.append("rated")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=rate, args=(lvl,)) for lvl in ("satisfied", "very_dissatisfied")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["conflict", "rated"]
+    with env.services.sessions() as session:
+        [kept] = session.scalars(select(RatingRow)).all()
+        follow_ups = session.scalars(select(TaskRow).where(TaskRow.kind == "follow_up")).all()
+        assert len(follow_ups) == (1 if kept.score == 1 else 0)
+        assert len(session.scalars(select(AuditEvent).where(AuditEvent.action == "case.rated")).all()) == 1
+    assert verify_trail(env.services).ok
