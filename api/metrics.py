@@ -12,7 +12,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import container, review, stats, transactions
+from service import container, ratings, review, stats, transactions
 from service.engine_pool import EnginePool
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -29,6 +29,7 @@ class _DatabaseCollector:
             figures = stats.stats(session, now=now)
             queues = review.queue_counts(session, department=None, now=now)
             recent = stats.recent_decisions(session, limit=10_000)
+            rated = ratings.counts(session)
         by_outcome = GaugeMetricFamily(
             "miaopi_cases_decided", "Cases decided by the engine, by outcome", labels=["outcome"]
         )
@@ -47,7 +48,7 @@ class _DatabaseCollector:
         queue = GaugeMetricFamily(
             "miaopi_queue_tasks", "Open tasks by kind and card colour", labels=["kind", "card"]
         )
-        for kind in ("review", "post_check"):
+        for kind in review.QUEUE_KINDS:
             for card in ("red", "yellow", "green"):
                 queue.add_metric([kind, card], queues.get(kind, {}).get(card, 0))
         yield queue
@@ -57,6 +58,7 @@ class _DatabaseCollector:
             "Share of reviews decided before their due time",
             value=(figures["reviews_on_time"] / done) if done else 1.0,
         )
+        yield from _rating_metrics(rated)
         yield _histogram(
             "miaopi_case_turnaround_seconds",
             "Submission to engine decision (last 10k cases)",
@@ -67,6 +69,39 @@ class _DatabaseCollector:
             "Engine time per decision (last 10k cases)",
             [ms / 1000 for _r, _d, ms in recent],
         )
+
+
+def _rating_metrics(rated: list[tuple[str, str, int, int]]) -> Iterator[Any]:
+    """好差评 per item and per department, by level (codes of service/ratings.py: LEVELS)."""
+    per_item = GaugeMetricFamily(
+        "miaopi_ratings",
+        "好差评 ratings by item, department and level",
+        labels=["item", "department", "level"],
+    )
+    per_department: dict[tuple[str, int], int] = {}
+    for item, department, score, count in rated:
+        per_item.add_metric([item, department, ratings.LEVEL_OF_SCORE[score]], count)
+        per_department[(department, score)] = per_department.get((department, score), 0) + count
+    yield per_item
+    by_department = GaugeMetricFamily(
+        "miaopi_department_ratings", "好差评 ratings by department and level", labels=["department", "level"]
+    )
+    for (department, score), count in sorted(per_department.items()):
+        by_department.add_metric([department, ratings.LEVEL_OF_SCORE[score]], count)
+    yield by_department
+    totals: dict[str, list[int]] = {}
+    for (department, score), count in per_department.items():
+        entry = totals.setdefault(department, [0, 0])
+        entry[0] += count
+        entry[1] += count if score not in ratings.BAD_SCORES else 0
+    satisfied = GaugeMetricFamily(
+        "miaopi_department_satisfaction_ratio",
+        "Share of a department's ratings that are 基本满意 or better",
+        labels=["department"],
+    )
+    for department, (total, good) in sorted(totals.items()):
+        satisfied.add_metric([department], good / total if total else 1.0)
+    yield satisfied
 
 
 def _histogram(name: str, doc: str, values: list[float]) -> HistogramMetricFamily:

@@ -24,6 +24,7 @@ OUTCOMES = {
     "rejected": "不予受理/不予许可",
     "confirmed": "核查无误",
     "revoked": "已撤销",
+    "closed": "已回访办结",
 }
 PERSON_OUTCOMES = {**OUTCOMES, "approved": "准予（人工审核通过）"}
 """An approver's decision: an approval by a person is not 秒批."""
@@ -44,7 +45,7 @@ CASE_STATUSES = {
     "decided": "已作出决定",
     "failed": "系统处理失败",
 }
-TASK_KINDS = {"review": "人工审核", "post_check": "事后核查"}
+TASK_KINDS = {"review": "人工审核", "post_check": "事后核查", "follow_up": "差评回访整改"}
 TASK_STATUSES = {"open": "待认领", "claimed": "已认领", "done": "已办结"}
 CARDS = {"red": "红牌", "yellow": "黄牌", "green": "绿牌"}
 CARD_HINTS = {"red": "已超期", "yellow": "剩余不足一个工作日", "green": "时限内"}
@@ -70,6 +71,9 @@ DECISION_CHOICES = {
     "post_check": [
         ("confirm", "核查无误", "承诺属实，维持已签发的结果"),
         ("revoke", "撤销审批结果", "承诺不实，撤销已签发的结果文书"),
+    ],
+    "follow_up": [
+        ("close", "回访办结", "已回访申请人并处理差评反映的问题，写明处理情况"),
     ],
 }
 APPLICANT_FIELDS = {

@@ -11,6 +11,7 @@ from pydantic.json_schema import SkipJsonSchema, models_json_schema
 from engine.case import Case
 from engine.decision import Decision
 from service.disclosure import ApplicantDecision
+from service.ratings import MAX_COMMENT
 
 REF = "#/components/schemas/{model}"
 
@@ -72,7 +73,12 @@ def ref(model: type[BaseModel]) -> dict[str, str]:
 class CaseAccepted(BaseModel):
     case_id: str
     status: str
+    status_label: str = Field(description="案件状态（中文）")
     outcome: str | None = None
+    outcome_label: str | None = Field(default=None, description="结论（中文）")
+    progress_label: str = Field(
+        description="申请人看到的办理进度：已受理、审查中、人工审核中、待补正、已办结（准予）等"
+    )
     created: bool = Field(description="false when an earlier submission with the same key was returned")
     links: dict[str, str]
 
@@ -87,9 +93,14 @@ class CaseSummary(BaseModel):
     item: str
     applicant: str = Field(description="申请人（已脱敏）")
     status: str
+    status_label: str = Field(description="案件状态（中文）")
     outcome: str | None
+    outcome_label: str | None = Field(description="结论（中文）")
+    progress_label: str = Field(description="申请人看到的办理进度（中文）")
     received_at: datetime
+    received_at_local: str = Field(description="受理时间（北京时间，+08:00）")
     decided_at: datetime | None
+    decided_at_local: str | None = Field(description="作出决定的时间（北京时间）")
 
 
 class TaskOut(BaseModel):
@@ -107,6 +118,12 @@ class TaskOut(BaseModel):
     comment: str | None
     decided_by: str | None
     decided_at: str | None
+    kind_label: str = Field(description="任务类型（中文）")
+    status_label: str = Field(description="任务状态（中文）")
+    outcome_label: str | None = Field(description="处理结果（中文）")
+    due_at_local: str = Field(description="到期时间（北京时间，+08:00）")
+    claimed_at_local: str | None = Field(description="认领时间（北京时间）")
+    decided_at_local: str | None = Field(description="办结时间（北京时间）")
     applicant: str | None = Field(default=None, description="申请人（已脱敏）")
     item: str | None = None
 
@@ -117,13 +134,24 @@ class TaskList(BaseModel):
 
 
 class DecideIn(_In):
-    outcome: Literal["approve", "reject", "return", "confirm", "revoke"]
+    outcome: Literal["approve", "reject", "return", "confirm", "revoke", "close"] = Field(
+        description="审核：approve、reject、return；事后核查：confirm、revoke；差评回访：close"
+    )
     comment: str = Field(
         min_length=1,
         max_length=2000,
         description="审批意见（必填，不能只有空白）",
         # checked by the use case, whose message names the field in Chinese
         json_schema_extra={"pattern": r"\S"},
+    )
+
+
+class RatingIn(_In):
+    level: Literal[
+        "very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied"
+    ] = Field(description="评价等级：非常满意、满意、基本满意、不满意、非常不满意")
+    comment: str = Field(
+        default="", max_length=MAX_COMMENT, description=f"评价内容（可选，不超过 {MAX_COMMENT} 字）"
     )
 
 

@@ -547,6 +547,58 @@ def user_add(
     out.print(token)
 
 
+@user_app.command("bind")
+def user_bind(
+    user_id: Annotated[str, typer.Argument(help="sign-in name of an existing applicant account")],
+    subject_id: Annotated[
+        str,
+        typer.Option(
+            help="the subject the account acts for: a person's ID number, or an enterprise's unified "
+            "social credit code"
+        ),
+    ],
+    acting_id: Annotated[
+        str | None,
+        typer.Option(help="enterprise accounts: the ID number of the person acting for the enterprise"),
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="enterprise accounts: how the acting person acts, legal_representative (法定代表人, "
+            "checked against the enterprise registry; the default) or agent (经办人 the enterprise "
+            "authorised)",
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Bind an existing applicant account to its subject (replacing the one it had), checked as
+    `user add --subject-id` checks it."""
+    from service.errors import ServiceError
+    from service.masking import mask_id
+    from service.transactions import utcnow
+    from service.users import bind_subject, subject_for
+
+    if role is not None and role not in ("legal_representative", "agent"):
+        raise fail(
+            EXIT_BAD_INPUT,
+            f"--as 只能是 legal_representative（法定代表人）或 agent（经办人）/ --as must be "
+            f"legal_representative or agent, not {role!r}",
+        )
+    services = _services(db)
+    try:
+        subject = subject_for(services, subject_id=subject_id, acting_id=acting_id, agent=role == "agent")
+        user = bind_subject(services, user_id=user_id, subject=subject, now=utcnow())
+    except ServiceError as exc:
+        raise fail(EXIT_BAD_INPUT, f"{exc.message} / cannot bind {user_id}: {exc.code}") from exc
+    what = "个人" if user.subject_kind == "person" else "企业"
+    shown = mask_id(user.subject_id or "") if user.subject_kind == "person" else user.subject_id
+    acting = {"legal_representative": "，由法定代表人办理", "agent": "，由经办人受托办理"}.get(
+        user.acting_as or "", ""
+    )
+    out.print(f"已将用户 {user_id} 绑定到{what}申请主体 {shown}{acting}", highlight=False)
+
+
 @user_app.command("revoke")
 def user_revoke(
     user_id: Annotated[str, typer.Argument(help="sign-in name")],

@@ -30,8 +30,8 @@ from engine.ports import RegistryPort
 from engine.program import Program
 from extractors.errors import DocumentError
 from extractors.sniff import sample_of, sniff
-from service import access, jsontext
-from service.disclosure import ApplicantDecision, applicant_view
+from service import access, jsontext, labels
+from service.disclosure import ApplicantDecision, applicant_tasks, applicant_view, review_comment
 from service.documents import DocumentReader
 from service.errors import Conflict, InvalidRequest, TooLarge, UnsupportedDocument
 from service.masking import mask_id, mask_name
@@ -433,8 +433,10 @@ class RulesetRef(BaseModel):
 class ResultRef(BaseModel):
     code: str
     kind: str
+    kind_label: str
     title: str
     issued_at: IsoTime
+    issued_at_local: str
     revoked: bool
 
 
@@ -445,25 +447,40 @@ class CaseView(BaseModel):
     item: str
     department: str
     status: str
+    status_label: str
     outcome: str | None
+    outcome_label: str | None
     engine_outcome: str | None
+    progress_label: str
+    """Where the case stands for its applicant (service/labels.py: progress_label)."""
     commitment: bool
     received_at: IsoTime
+    received_at_local: str
     decided_at: IsoTime | None
+    decided_at_local: str | None
+    """The Beijing-time (+08:00) forms of the instants; the UTC fields are kept as they were."""
     decision: Decision | ApplicantDecision | None
     """The engine's decision as recorded: in full for staff, the applicant's view for an applicant."""
     ruleset: RulesetRef | None
+    review_comment: str | None
+    """The approver's comment when they returned the case for 补正 or refused it: the one comment meant
+    for the applicant (service/disclosure.py); None otherwise."""
     tasks: list[TaskView]
+    """Every task for staff; for an applicant, as service/disclosure.py: applicant_tasks shows them."""
     results: list[ResultRef]
 
 
 def case_view(session: Session, *, user: User, row: CaseRow, now: datetime) -> CaseView:
     decision = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
     shown: Decision | ApplicantDecision | None = None
+    full: Decision | None = None
     if decision is not None:
         full = Decision.model_validate(decision.decision)
         shown = full if access.sees_full_decision(user) else applicant_view(full, case=row.payload)
-    tasks = case_tasks(session, case_id=row.id)
+    tasks = [task_view(t, now=now) for t in case_tasks(session, case_id=row.id)]
+    comment = review_comment(tasks, decision=full, case=row.payload)
+    if not access.sees_full_decision(user):
+        tasks = applicant_tasks(tasks, decision=full, case=row.payload)
     results = session.scalars(
         select(ResultRow).where(ResultRow.case_id == row.id).order_by(ResultRow.issued_at)
     ).all()
@@ -472,18 +489,32 @@ def case_view(session: Session, *, user: User, row: CaseRow, now: datetime) -> C
         item=row.item,
         department=row.department,
         status=row.status,
+        status_label=labels.label(labels.CASE_STATUS_LABELS, row.status) or row.status,
         outcome=row.outcome,
+        outcome_label=labels.label(labels.OUTCOME_LABELS, row.outcome),
         engine_outcome=row.engine_outcome,
+        progress_label=labels.progress_label(row.status, row.outcome),
         commitment=row.commitment,
         received_at=row.received_at,
+        received_at_local=labels.local_time(row.received_at) or "",
         decided_at=row.decided_at,
+        decided_at_local=labels.local_time(row.decided_at),
         decision=shown,
         ruleset=RulesetRef(version=decision.ruleset_version, sha256=decision.ruleset_sha256)
         if decision
         else None,
-        tasks=[task_view(t, now=now) for t in tasks],
+        review_comment=comment,
+        tasks=tasks,
         results=[
-            ResultRef(code=r.code, kind=r.kind, title=r.title, issued_at=r.issued_at, revoked=r.revoked)
+            ResultRef(
+                code=r.code,
+                kind=r.kind,
+                kind_label=labels.label(labels.RESULT_KIND_LABELS, r.kind) or r.kind,
+                title=r.title,
+                issued_at=r.issued_at,
+                issued_at_local=labels.local_time(r.issued_at) or "",
+                revoked=r.revoked,
+            )
             for r in results
         ],
     )

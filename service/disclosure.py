@@ -9,6 +9,19 @@ each condition says only which registries were consulted and how many records we
 and credit codes of anyone other than the applicant are masked wherever they are still shown (in the
 reasons, the outputs, the form), and so are the identifying numbers of registry records that are not
 the applicant's (e.g. a family member's property certificate number).
+
+The approver's comments: the review model keeps one comment per task and does not tell a note for the
+file from a word to the applicant, so the comment an approver gives when they return a case for 补正 or
+refuse it is the one meant for the applicant (it is printed on the 一次性告知单 or the refusal notice
+too), and every other comment stays internal: an approval's, a post-check's, a follow-up's. The
+applicant's view of the tasks (`applicant_tasks`) keeps the review's return or refusal comment, masked
+as the decision is, and drops every other comment, the staff who claimed or decided a task, and the
+follow-up tasks of a bad rating (their handling is the department's).
+
+The result documents (service/results.py) are the applicant's too: the decision a PDF is rendered from
+(its outputs, reasons and materials) and the approver's comment printed on it are masked the same way
+(`document_decision`, `document_text`), so that a spouse's or a child's ID number or another owner's
+certificate number never appears on it in full (nor in the grants the public verification shows).
 """
 
 from __future__ import annotations
@@ -16,13 +29,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
 from engine.decision import Decision, MaterialResult, MissingMaterial, Reason, Status
 from engine.registries import REGISTRIES
 from service.masking import mask_id, mask_text
+
+if TYPE_CHECKING:
+    from service.review import TaskView
 
 _IDENTIFYING_KINDS = frozenset({"id_number", "credit_code", "subject_id"})
 _CODE = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{18}(?![0-9A-Z])")
@@ -192,3 +208,75 @@ def applicant_view(decision: Decision | Mapping[str, Any], *, case: Mapping[str,
         registries=_summaries(every),
         decided_at=d.decided_at,
     )
+
+
+APPLICANT_COMMENT_OUTCOMES = frozenset({"returned", "rejected"})
+"""The outcomes of a review whose comment the applicant reads (see the module's description)."""
+_HIDDEN_TASK_KINDS = frozenset({"follow_up"})
+
+
+def _masker_for(decision: Decision | Mapping[str, Any] | None, case: Mapping[str, Any]) -> _Masker:
+    raw = case.get("applicant")
+    applicant = raw if isinstance(raw, Mapping) else {}
+    own = {str(applicant[k]) for k in ("id_number", "credit_code") if applicant.get(k)}
+    form = case.get("form") if isinstance(case.get("form"), Mapping) else {}
+    assert isinstance(form, Mapping)
+    declared = {v for v in form.values() if isinstance(v, str)}
+    nodes: list[Mapping[str, Any]] = []
+    if decision is not None:
+        d = decision if isinstance(decision, Decision) else Decision.model_validate(decision)
+        nodes = [n for c in d.conditions for src in c.sources.values() for n in _registry_nodes(src)]
+    return _Masker(own=own, nodes=nodes, declared=declared)
+
+
+def is_applicant_comment(task: TaskView) -> bool:
+    """Whether a task's comment is the one meant for the applicant."""
+    return task.kind == "review" and task.outcome in APPLICANT_COMMENT_OUTCOMES and bool(task.comment)
+
+
+def applicant_tasks(
+    tasks: list[TaskView], *, decision: Decision | Mapping[str, Any] | None, case: Mapping[str, Any]
+) -> list[TaskView]:
+    """The tasks of a case as its applicant is shown them (see the module's description)."""
+    mask = _masker_for(decision, case)
+    shown = []
+    for t in tasks:
+        if t.kind in _HIDDEN_TASK_KINDS:
+            continue
+        comment = mask.text(t.comment) if is_applicant_comment(t) and t.comment else None
+        shown.append(t.model_copy(update={"comment": comment, "claimed_by": None, "decided_by": None}))
+    return shown
+
+
+def review_comment(
+    tasks: list[TaskView], *, decision: Decision | Mapping[str, Any] | None, case: Mapping[str, Any]
+) -> str | None:
+    """The approver's comment to the applicant: the latest review's, when it returned or refused the
+    case; masked as the decision is."""
+    for t in reversed(tasks):
+        if is_applicant_comment(t) and t.comment:
+            return _masker_for(decision, case).text(t.comment)
+    return None
+
+
+def document_decision(decision: Decision, *, case: Mapping[str, Any]) -> Decision:
+    """The decision a result document is rendered from: the engine's (or the approver's) decision with
+    what belongs to others masked in its outputs, reasons and materials, as in the applicant's view."""
+    mask = _masker_for(decision, case)
+    return decision.model_copy(
+        update={
+            "outputs": mask.value(decision.outputs),
+            "reasons": [r.model_copy(update={"message": mask.text(r.message)}) for r in decision.reasons],
+            "materials": [m.model_copy(update={"reason": mask.value(m.reason)}) for m in decision.materials],
+            "missing_materials": [
+                m.model_copy(update={"message": mask.text(m.message)}) for m in decision.missing_materials
+            ],
+        }
+    )
+
+
+def document_text(
+    text: str, *, decision: Decision | Mapping[str, Any] | None, case: Mapping[str, Any]
+) -> str:
+    """Free text printed on a result document (the approver's comment), masked as the decision is."""
+    return _masker_for(decision, case).text(text)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.decision import Decision
 from engine.program import Program
-from service import access
+from service import access, disclosure
 from service import result_pdf as results
 from service.errors import NotFound
 from service.masking import mask_name
@@ -36,9 +36,14 @@ def issue_result(
 ) -> ResultRow:
     code = results.normalize_code(results.new_verification_code())
     base = services.settings.public_base_url.rstrip("/")
+    # the applicant's document: other people's ID numbers and certificate numbers masked
+    # (service/disclosure.py), in the PDF and in the grants the public verification shows
+    shown = disclosure.document_decision(decision, case=row.payload)
+    if review is not None:
+        review = disclosure.document_text(review, decision=decision, case=row.payload)
     rendered = results.render_result(
         ruleset=program.ruleset,
-        decision=decision,
+        decision=shown,
         applicant_name=str(row.payload.get("applicant", {}).get("name", "")),
         verification_code=code,
         verify_url=f"{base}/verify/{code}",

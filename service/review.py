@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from engine.case import CHINA_TZ
 from engine.decision import Decision, Reason
 from engine.program import Program
-from service import access, result_pdf, sla
+from service import access, labels, result_pdf, sla
 from service.errors import Conflict, InvalidRequest
 from service.masking import mask_name
 from service.results import issue_result
@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 
 REVIEW_OUTCOMES = {"approve": "approved", "reject": "rejected", "return": "returned"}
 POST_CHECK_OUTCOMES = {"confirm": "confirmed", "revoke": "revoked"}
+FOLLOW_UP_OUTCOMES = {"close": "closed"}
+"""A follow-up of a bad rating is closed with the approver's comment on what was done."""
+TASK_OUTCOMES = {
+    "review": REVIEW_OUTCOMES,
+    "post_check": POST_CHECK_OUTCOMES,
+    "follow_up": FOLLOW_UP_OUTCOMES,
+}
+QUEUE_KINDS = tuple(TASK_OUTCOMES)
 
 IsoTime = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 """An instant, serialised as `datetime.isoformat()` (the JSON the API has always sent)."""
@@ -51,6 +59,13 @@ class TaskView(BaseModel):
     comment: str | None
     decided_by: str | None
     decided_at: IsoTime | None
+    kind_label: str
+    status_label: str
+    outcome_label: str | None
+    due_at_local: str
+    claimed_at_local: str | None
+    decided_at_local: str | None
+    """The labels and Beijing times of service/labels.py."""
 
 
 class TaskSummary(TaskView):
@@ -89,6 +104,36 @@ def open_task(
     return task
 
 
+def open_follow_up(
+    services: Services, session: Session, *, row: CaseRow, rating: int, now: datetime
+) -> TaskRow:
+    """A follow-up task for the case's department after a bad rating (service/ratings.py), due in
+    settings.follow_up_days working days from the rating."""
+    due = sla.compute_due(now, services.settings.follow_up_days)
+    task = TaskRow(
+        case_id=row.id,
+        kind="follow_up",
+        department=row.department,
+        status="open",
+        created_at=now,
+        due_at=due.at,
+        official_calendar=due.official,
+        version=0,
+    )
+    session.add(task)
+    session.flush()
+    audit.append(
+        session,
+        key=services.audit_key.secret,
+        actor=SYSTEM,
+        action="task.opened.follow_up",
+        subject=row.id,
+        at=now,
+        detail={"task": task.id, "due_at": due.at.isoformat(), "rating": rating},
+    )
+    return task
+
+
 def task_view(task: TaskRow, *, now: datetime) -> TaskView:
     return TaskView(
         id=task.id,
@@ -105,6 +150,12 @@ def task_view(task: TaskRow, *, now: datetime) -> TaskView:
         comment=task.comment,
         decided_by=task.decided_by,
         decided_at=task.decided_at,
+        kind_label=labels.label(labels.TASK_KIND_LABELS, task.kind) or task.kind,
+        status_label=labels.label(labels.TASK_STATUS_LABELS, task.status) or task.status,
+        outcome_label=labels.label(labels.OUTCOME_LABELS, task.outcome),
+        due_at_local=labels.local_time(task.due_at) or "",
+        claimed_at_local=labels.local_time(task.claimed_at),
+        decided_at_local=labels.local_time(task.decided_at),
     )
 
 
@@ -175,8 +226,10 @@ def list_tasks(
 ) -> list[TaskRow]:
     """Tasks of a department: red cards first, then by due date."""
     access.require(user, *access.TASK_READERS)
-    if kind not in ("review", "post_check"):
-        raise InvalidRequest("kind 只能是 review 或 post_check", problems=[{"path": "kind", "message": kind}])
+    if kind not in QUEUE_KINDS:
+        raise InvalidRequest(
+            "kind 只能是 review、post_check 或 follow_up", problems=[{"path": "kind", "message": kind}]
+        )
     if card is not None and card not in CARD_ORDER:
         raise InvalidRequest("card 只能是 red、yellow 或 green", problems=[{"path": "card", "message": card}])
     department = access.task_department(user, department)
@@ -295,7 +348,8 @@ def decide_task(
     services: Services, *, user: User, task_id: int, outcome: str, comment: str, now: datetime
 ) -> TaskRow:
     """The approver's decision, kept beside the engine's. Review: approve / reject / return (a result is
-    issued at once); post-check: confirm / revoke (revoking withdraws the issued result)."""
+    issued at once); post-check: confirm / revoke (revoking withdraws the issued result); follow-up of a
+    bad rating: close (the comment says what was done; the case is left as it is)."""
     if not outcome:
         raise InvalidRequest("请选择处理结果", problems=[{"path": "outcome", "message": "未选择"}])
     comment = (comment or "").strip()
@@ -305,7 +359,7 @@ def decide_task(
         raise InvalidRequest("审批意见过长", problems=[{"path": "comment", "message": "不超过 2000 字"}])
     with writing(services) as session:
         task = _task_for(session, user=user, task_id=task_id)
-        allowed = REVIEW_OUTCOMES if task.kind == "review" else POST_CHECK_OUTCOMES
+        allowed = TASK_OUTCOMES.get(task.kind, POST_CHECK_OUTCOMES)
         if outcome not in allowed:
             raise InvalidRequest(
                 f"处理结果只能是 {'、'.join(allowed)}",
@@ -358,7 +412,7 @@ def decide_task(
             issue_result(
                 services, session, row=row, program=program, decision=decision, now=now, review=comment
             )
-        elif outcome == "revoke":
+        elif task.kind == "post_check" and outcome == "revoke":
             for res in session.scalars(
                 select(ResultRow).where(ResultRow.case_id == row.id, ResultRow.revoked.is_(False))
             ):

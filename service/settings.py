@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         default=0.2, ge=0, le=1, description="share of cases approved on commitment sent to 事后核查"
     )
     post_check_days: int = Field(default=20, ge=1, le=365, description="working days for a post-check")
+    follow_up_days: int = Field(
+        default=5,
+        ge=1,
+        le=365,
+        description="working days for the follow-up of a bad 好差评 rating (不满意, 非常不满意)",
+    )
     web_secret: str | None = Field(
         default=None,
         description="key signing the approvers' sign-in cookies (default: a random key per start)",

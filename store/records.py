@@ -52,7 +52,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 CASE_STATUSES = ("queued", "processing", "decided", "failed")
-TASK_KINDS = ("review", "post_check")
+TASK_KINDS = ("review", "post_check", "follow_up")
 TASK_STATUSES = ("open", "claimed", "done")
 ROLES = ("applicant", "approver", "rule_author", "auditor", "admin")
 
@@ -196,6 +196,26 @@ class TaskRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, default=0)
     """Bumped on every change: claims and decisions are compare-and-set on it."""
+
+
+class RatingRow(Base):
+    """The applicant's 好差评 of a case that has ended: one per case (a second is refused), never
+    changed. A bad rating (score 1 or 2) opens a follow-up task for the item's department."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (Index("ix_ratings_item_department", "item", "department"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    item: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(100))
+    rated_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    score: Mapped[int] = mapped_column(Integer)
+    """5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意."""
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    follow_up_task: Mapped[int | None] = mapped_column(Integer, default=None)
+    """The follow-up task a bad rating opened (tasks.id)."""
 
 
 class ResultRow(Base):

@@ -18,7 +18,7 @@ from api import problems
 from api.deps import ServicesDep, SignedInDep
 from api.schemas import CaseAccepted, CaseSummary, PreCheckAnswer, ref
 from engine.case import MAX_DEPTH, Case
-from service import cases, jsontext
+from service import cases, jsontext, labels
 from service.container import Services
 from service.engine_pool import EnginePool
 from service.errors import InvalidRequest, TooLarge, TooManyValues
@@ -73,7 +73,10 @@ def _accepted(row: Any, created: bool) -> CaseAccepted:
     return CaseAccepted(
         case_id=row.id,
         status=row.status,
+        status_label=labels.label(labels.CASE_STATUS_LABELS, row.status) or row.status,
         outcome=row.outcome,
+        outcome_label=labels.label(labels.OUTCOME_LABELS, row.outcome),
+        progress_label=labels.progress_label(row.status, row.outcome),
         created=created,
         links={"self": f"/api/v1/cases/{row.id}"},
     )
@@ -232,9 +235,14 @@ def list_cases(
             item=c.item,
             applicant=c.applicant,
             status=c.status,
+            status_label=labels.label(labels.CASE_STATUS_LABELS, c.status) or c.status,
             outcome=c.outcome,
+            outcome_label=labels.label(labels.OUTCOME_LABELS, c.outcome),
+            progress_label=labels.progress_label(c.status, c.outcome),
             received_at=c.received_at,
+            received_at_local=labels.local_time(c.received_at) or "",
             decided_at=c.decided_at,
+            decided_at_local=labels.local_time(c.decided_at),
         )
         for c in _list_cases(services, user=user, status=status, limit=limit)
     ]

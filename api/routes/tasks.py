@@ -36,7 +36,13 @@ def _task_out(session: Session, t: Any) -> TaskOut:
 def list_tasks(
     services: ServicesDep,
     user: SignedInDep,
-    kind: Annotated[str, Query(pattern="^(review|post_check)$")] = "review",
+    kind: Annotated[
+        str,
+        Query(
+            pattern="^(review|post_check|follow_up)$",
+            description="review、post_check 或 follow_up（差评回访）",
+        ),
+    ] = "review",
     department: Annotated[str | None, Query(max_length=100)] = None,
     card: Annotated[str | None, Query(pattern="^(red|yellow|green)$")] = None,
 ) -> TaskList:

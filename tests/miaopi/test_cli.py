@@ -417,3 +417,54 @@ def test_user_add_binds_an_applicant_to_its_subject(loaded: str) -> None:
         "wang": ("person", "510122198209032792", None, None),
         "shuan": ("enterprise", "91510108MA68NRE11H", "510120197904210485", "legal_representative"),
     }
+
+
+def test_user_bind_binds_an_existing_applicant_account(loaded: str) -> None:
+    from sqlalchemy import create_engine, select
+
+    from store.records import AuditEvent, User
+
+    for user_id, role in (("li", "applicant"), ("firm", "applicant"), ("clerk", "auditor")):
+        made = run("user", "add", user_id, "--name", user_id, "--role", role, "--db", loaded)
+        assert made.exit_code == 0, made.output
+    person = run("user", "bind", "li", "--subject-id", "510122198209032792", "--db", loaded)
+    assert person.exit_code == 0, person.output
+    assert "已将用户 li 绑定到个人申请主体" in person.stdout and "510122198209032792" not in person.stdout
+    firm = run("user", "bind", "firm", "--subject-id", "91510108MA68NRE11H",
+               "--acting-id", "510120197904210485", "--db", loaded)  # fmt: skip
+    assert firm.exit_code == 0 and "由法定代表人办理" in firm.stdout, firm.output
+    # bad input: exit 2 with the reason in Chinese and English, nothing changed
+    cases = [
+        (["li", "--subject-id", "510122198209032793"], "既不是有效的身份证号码"),
+        (["firm", "--subject-id", "91510108MA68NRE11H", "--acting-id", "510104199105060117"], "法定代表人"),
+        (["firm", "--subject-id", "91510108MA68NRE11H"], "须填写经办人"),
+        (["firm", "--subject-id", "91510108MA68NRE11H", "--acting-id", "510104199105060117", "--as", "boss"],
+         "--as must be"),
+        (["li", "--subject-id", "510122198209032792", "--acting-id", "510120197904210485"], "不填写经办人"),
+        (["nobody", "--subject-id", "510122198209032792"], "不存在"),
+        (["clerk", "--subject-id", "510122198209032792"], "只有申请人账号绑定申请主体"),
+    ]  # fmt: skip
+    for args, reason in cases:
+        bad = run("user", "bind", *args, "--db", loaded)
+        assert bad.exit_code == 2, (args, bad.output)
+        assert reason in bad.stderr, (args, bad.stderr)
+        assert "cannot bind" in bad.stderr or "must be" in bad.stderr, bad.stderr  # and in English
+        assert "Traceback" not in bad.output
+    # an agent the enterprise authorised, who is not its registered 法定代表人
+    agent = run("user", "bind", "firm", "--subject-id", "91510108MA68NRE11H",
+                "--acting-id", "510104199105060117", "--as", "agent", "--db", loaded)  # fmt: skip
+    assert agent.exit_code == 0 and "由经办人受托办理" in agent.stdout, agent.output
+    engine = create_engine(loaded)
+    with engine.connect() as conn:
+        rows = {
+            u.id: (u.subject_kind, u.subject_id, u.acting_id_number, u.acting_as)
+            for u in conn.execute(select(User.__table__))
+        }
+        bound = list(
+            conn.execute(select(AuditEvent.subject).where(AuditEvent.action == "user.subject_bound"))
+        )
+    engine.dispose()
+    assert rows["li"] == ("person", "510122198209032792", None, None)
+    assert rows["firm"] == ("enterprise", "91510108MA68NRE11H", "510104199105060117", "agent")
+    assert rows["clerk"] == (None, None, None, None)
+    assert [b.subject for b in bound] == ["li", "firm", "firm"]

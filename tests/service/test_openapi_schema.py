@@ -55,6 +55,8 @@ def test_each_operation_declares_the_errors_it_can_answer(schema: dict[str, Any]
     assert errors["POST /api/v1/cases/multipart"] == {400, 401, 403, 409, 413, 415, 422}
     assert errors["POST /api/v1/decide"] == {400, 401, 403, 413, 422, 503}
     assert errors["GET /api/v1/cases/{case_id}"] == {401, 404}
+    assert errors["POST /api/v1/cases/{case_id}/rating"] == {400, 401, 403, 404, 409, 413, 422}
+    assert errors["GET /api/v1/cases/{case_id}/rating"] == {401, 404}
     assert errors["POST /api/v1/tasks/{task_id}/claim"] == {401, 403, 404, 409, 422}
     assert errors["POST /api/v1/rulesets/{item}/rollback"] == {401, 403, 404, 409}
     assert errors["GET /api/v1/verify/{code}"] == {404}

@@ -135,6 +135,15 @@ TABLE: dict[str, tuple[Request, dict[str, set[int]]]] = {
         _simple(f"/api/v1/cases/{OWN_CASE}"),
         {"applicant": OK, "approver": OK, "auditor": OK, "admin": OK, "rule_author": HIDDEN},
     ),
+    "POST /api/v1/cases/{case_id}/rating": (
+        # the approved case of the applicant: they rate it once (the table asks each identity once)
+        _simple(f"/api/v1/cases/{OWN_CASE}/rating", json={"level": "satisfied", "comment": "办理顺利"}),
+        {"applicant": CREATED, "approver": DENIED, "rule_author": DENIED, "auditor": DENIED, "admin": DENIED},
+    ),
+    "GET /api/v1/cases/{case_id}/rating": (
+        _simple(f"/api/v1/cases/{OWN_CASE}/rating"),
+        {"applicant": OK, "approver": OK, "auditor": OK, "admin": OK, "rule_author": HIDDEN},
+    ),
     "GET /api/v1/results/{code}/pdf": (
         lambda world, who: {"path": f"/api/v1/results/{world.result_code()}/pdf"},
         {"applicant": OK, "approver": OK, "auditor": OK, "admin": OK, "rule_author": HIDDEN},

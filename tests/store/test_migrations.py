@@ -80,3 +80,20 @@ def test_an_audit_trail_from_before_signed_heads_keeps_its_hashes_and_verifies_o
     with sessions() as session:
         report = audit.verify(session, key=key)
     assert report.ok and report.events == 3
+
+
+def test_the_ratings_revision_adds_its_table_and_is_reversible(engine: Engine) -> None:
+    Base.metadata.drop_all(engine)
+    migrate.upgrade(engine, "0005")
+    assert "ratings" in inspect(engine).get_table_names()
+    columns = {c["name"] for c in inspect(engine).get_columns("ratings")}
+    assert columns == {
+        "id", "case_id", "item", "department", "rated_by", "score", "comment", "rated_at", "follow_up_task"
+    }  # fmt: skip
+    migrate.downgrade(engine, "0004")
+    assert migrate.current(engine) == "0004"
+    names = set(inspect(engine).get_table_names())
+    assert "ratings" not in names and {"cases", "tasks", "users"} <= names
+    migrate.upgrade(engine)
+    assert "ratings" in inspect(engine).get_table_names()
+    assert _diff(engine) == []
