@@ -110,8 +110,9 @@ def submit_all(base: str, token: str, settings: Settings, console: Console) -> l
             )
             if response.status_code == 422:
                 problems = response.json().get("problems") or [{}]
+                why = problems[0].get("message", response.text[:200])
                 console.print(
-                    f"[yellow]不予受理[/] {data.get('case_id')}：{problems[0].get('message', response.text[:200])}",
+                    f"[yellow]不予受理[/] {data.get('case_id')}：{why}",
                     highlight=False,
                 )
                 continue

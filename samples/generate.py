@@ -3,9 +3,11 @@
 
 Writes, under the folder holding this script:
 
-- ``shared-data/*.csv``: the shared registries (docs/architecture.md) used by both sample items;
-- ``deed-tax/cases/*.json`` and ``safety-permit-renewal/cases/*.json``: sample cases, with
-  placeholder PDFs for the documents they carry;
+- ``shared-data/*.csv``: the shared registries (docs/architecture.md) used by the sample items;
+- ``deed-tax/cases/*.json``, ``safety-permit-renewal/cases/*.json`` and
+  ``graduate-hukou/cases/*.json``: sample cases, with placeholder PDFs for the documents they carry
+  (graduate-hukou is built last, with a random generator of its own, so that the other items' files
+  do not change);
 - ``<item>/expected.json``: the expected decision of every case.
 
 The expected decisions are computed by a small, independent oracle at the end of this file which
@@ -2182,8 +2184,25 @@ def oracle_safety(case: dict, reg: dict) -> dict:
 
 GRAD_SEED = 20261202
 GRAD_S = date(2026, 11, 20)  # the usual submission day of the graduate cases
-GRAD_REGIONS = ["430102", "430104", "420102", "420106", "440106", "440104", "360102", "450102", "350102", "610102"]
-GRAD_OLD_REGIONS = ["110101", "110102", "310101", "310104", "120101"]  # codes of long standing, for older people
+GRAD_REGIONS = [
+    "430102",
+    "430104",
+    "420102",
+    "420106",
+    "440106",
+    "440104",
+    "360102",
+    "450102",
+    "350102",
+    "610102",
+]
+GRAD_OLD_REGIONS = [
+    "110101",
+    "110102",
+    "310101",
+    "310104",
+    "120101",
+]  # codes of long standing, for older people
 UNIVERSITIES = [
     "深圳大学",
     "南方科技大学",
@@ -2209,7 +2228,15 @@ SZ_EMPLOYERS = [
 GRAD_AGE_LIMIT = {"bachelor": 35, "master": 40, "doctor": 45}
 GRAD_REJECTING = {"degree_eligible", "age_within_limit", "not_registered_in_city"}
 GRAD_COLUMNS = {
-    "academic_records": ["id_number", "name", "school", "degree", "study_mode", "graduated_on", "certificate_no"],
+    "academic_records": [
+        "id_number",
+        "name",
+        "school",
+        "degree",
+        "study_mode",
+        "graduated_on",
+        "certificate_no",
+    ],
     "household_registrations": [
         "id_number",
         "name",
@@ -2273,7 +2300,9 @@ class Graduates:
     def employer(self, name: str, *, status: str = "active", registered: bool = True) -> str:
         code = self.credit_code()
         if registered:
-            rep_birth = date(1975 + self.rng.randrange(0, 10), self.rng.randrange(1, 13), self.rng.randrange(1, 28))
+            rep_birth = date(
+                1975 + self.rng.randrange(0, 10), self.rng.randrange(1, 13), self.rng.randrange(1, 28)
+            )
             rep = self.id_number(rep_birth, "男")
             self.w.rows["enterprises"].append(
                 {
@@ -2282,7 +2311,9 @@ class Graduates:
                     "legal_rep_id_number": rep,
                     "status": status,
                     "registered_capital_yuan": f"{self.rng.choice((100, 500, 1000, 3000))}0000.00",
-                    "established_on": iso(date(2010 + self.rng.randrange(0, 12), self.rng.randrange(1, 13), 8)),
+                    "established_on": iso(
+                        date(2010 + self.rng.randrange(0, 12), self.rng.randrange(1, 13), 8)
+                    ),
                     "address": f"深圳市{self.rng.choice(SZ_DISTRICTS)}科技园{self.rng.randrange(1, 300)}号",
                 }
             )
@@ -2333,7 +2364,13 @@ def build_graduate(w: World) -> list[CaseFile]:
         name = g.name(gender)
         if population is not None:
             w.rows["population"].append(
-                {"id_number": number, "name": name, "gender": gender, "birth_date": iso(birth), "status": population}
+                {
+                    "id_number": number,
+                    "name": name,
+                    "gender": gender,
+                    "birth_date": iso(birth),
+                    "status": population,
+                }
             )
         school = rng.choice(UNIVERSITIES)
         if graduated is None:
@@ -2350,19 +2387,25 @@ def build_graduate(w: World) -> list[CaseFile]:
                     "school": school if level == (record_degree or degree) else rng.choice(UNIVERSITIES),
                     "degree": level,
                     "study_mode": mode,
-                    "graduated_on": None if graduation_missing and level == (record_degree or degree) else iso(on),
+                    "graduated_on": None
+                    if graduation_missing and level == (record_degree or degree)
+                    else iso(on),
                     "certificate_no": f"1{rng.randrange(1000, 9999)}{on.year}{rng.randrange(10**6):06d}",
                 }
             )
         for i, status in enumerate(hukou):
             registered_on = add_years(birth, 18 + 2 * i)
+            district, street = rng.choice(SZ_DISTRICTS), rng.choice(("桃源", "粤海", "沙河", "西乡"))
+            address = f"深圳市{district}{street}街道{rng.randrange(1, 200)}号"
+            station = (
+                f"深圳市公安局{rng.choice(SZ_DISTRICTS)}分局{rng.choice(('桃源', '粤海', '西乡'))}派出所"
+            )
             w.rows["household_registrations"].append(
                 {
                     "id_number": number,
                     "name": name,
-                    "address": f"深圳市{rng.choice(SZ_DISTRICTS)}{rng.choice(('桃源', '粤海', '沙河', '西乡'))}街道"
-                    f"{rng.randrange(1, 200)}号",
-                    "police_station": f"深圳市公安局{rng.choice(SZ_DISTRICTS)}分局{rng.choice(('桃源', '粤海', '西乡'))}派出所",
+                    "address": address,
+                    "police_station": station,
                     "status": status,
                     "registered_on": iso(registered_on),
                     "left_on": None if status == "registered" else iso(add_years(registered_on, 1)),
@@ -2373,7 +2416,8 @@ def build_graduate(w: World) -> list[CaseFile]:
             w.rows["criminal_records"].append(
                 {
                     "id_number": number,
-                    "record_no": f"{'刑' if category == 'criminal' else '治'}{decided.year}{g.w.next_no('crime', 30101):05d}",
+                    "record_no": f"{'刑' if category == 'criminal' else '治'}{decided.year}"
+                    f"{g.w.next_no('crime', 30101):05d}",
                     "category": category,
                     "offence": "盗窃" if category == "criminal" else "扰乱公共秩序",
                     "decided_on": iso(decided),
@@ -2385,7 +2429,9 @@ def build_graduate(w: World) -> list[CaseFile]:
         for k, month in enumerate(months_before(submitted, insured_months)):
             if skip_last_month and k == insured_months - 1:
                 continue
-            w.rows["social_insurance"].append({"id_number": number, "employer_credit_code": payer, "month": month})
+            w.rows["social_insurance"].append(
+                {"id_number": number, "employer_credit_code": payer, "month": month}
+            )
         applicant: dict[str, object] = {"kind": kind, "name": form_name or name}
         if kind == "person":
             applicant["id_number"] = number
@@ -2646,7 +2692,9 @@ def oracle_graduate(case: dict, reg: dict) -> dict:
     limit = GRAD_AGE_LIMIT.get(form["degree"], GRAD_AGE_LIMIT["bachelor"])
     c: dict[str, str] = {}
     c["applicant_registered"] = pass_fail(person is not None and person["status"] == "normal")
-    c["applicant_name_matches"] = "unknown" if person is None else pass_fail(applicant["name"] == person["name"])
+    c["applicant_name_matches"] = (
+        "unknown" if person is None else pass_fail(applicant["name"] == person["name"])
+    )
     c["degree_eligible"] = pass_fail(form["degree"] in ("bachelor", "master", "doctor"))
     c["degree_on_record"] = pass_fail(edu is not None)
     graduated = date.fromisoformat(edu["graduated_on"]) if edu and edu["graduated_on"] else None
@@ -2674,7 +2722,9 @@ def oracle_graduate(case: dict, reg: dict) -> dict:
     paid = sum(
         1
         for r in reg["social_insurance"]
-        if r["id_number"] == me and r["employer_credit_code"] == form["employer_credit_code"] and r["month"] in wanted
+        if r["id_number"] == me
+        and r["employer_credit_code"] == form["employer_credit_code"]
+        and r["month"] in wanted
     )
     c["insured_by_employer"] = pass_fail(paid >= 1)
     kinds = {d["kind"] for d in case["documents"]}

@@ -174,15 +174,8 @@ def run_golden(
             report.results.append(GoldenResult(case_id, title, not problems, problems, None))
             continue
         if "refused" in want:
-            report.results.append(
-                GoldenResult(
-                    case_id,
-                    title,
-                    False,
-                    [f"refused: 期望在判定前以 {sorted(want['refused'])} 的问题拒收，实际得到决定 {decision.outcome}"],
-                    decision,
-                )
-            )
+            why = f"refused: 期望判定前以 {sorted(want['refused'])} 的问题拒收，实际判定为 {decision.outcome}"
+            report.results.append(GoldenResult(case_id, title, False, [why], decision))
             continue
         for c in decision.conditions:
             report.coverage[c.id][c.status] += 1

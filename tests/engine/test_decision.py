@@ -226,7 +226,7 @@ def test_missing_population_record_fails_the_status_and_makes_the_name_unknown()
 
 
 def test_a_registry_code_in_a_message_is_printed_as_its_declared_label() -> None:
-    """"状态：{person_status}" prints the population status's label, though person_status is a derived
+    """ "状态：{person_status}" prints the population status's label, though person_status is a derived
     value: it passes person.status on. The condition's values keep the code."""
     registry = deed_registry()
     registry._rows["population"][0] = person(APPLICANT, "张伟", date(1985, 2, 3), status="deceased")
@@ -253,7 +253,7 @@ def test_the_coded_values_are_followed_through_derived_values() -> None:
 
 
 def test_a_form_code_in_a_message_is_printed_as_the_label_of_its_choice() -> None:
-    """"申报用途 {form.usage}" printed the code (office); an enum field's choices are its labels. The
+    """ "申报用途 {form.usage}" printed the code (office); an enum field's choices are its labels. The
     contract's usage it is compared with (`form.usage == deal.usage`) has the same codes and labels.
     The condition's values keep the codes."""
     d = run("deed-tax", deed_case(usage="office"), deed_registry())
@@ -263,7 +263,12 @@ def test_a_form_code_in_a_message_is_printed_as_the_label_of_its_choice() -> Non
 
 def test_the_form_fields_choices_are_the_labels_of_their_paths() -> None:
     deed = coded_labels(pilot("deed-tax").ruleset)
-    assert dict(deed["form.usage"]) == {"residential": "住房", "office": "办公", "commercial": "商业", "other": "其他"}
+    assert dict(deed["form.usage"]) == {
+        "residential": "住房",
+        "office": "办公",
+        "commercial": "商业",
+        "other": "其他",
+    }
     assert deed["deal.usage"] == deed["form.usage"]  # compared with == in deal_usage_matches
     assert "form.area_m2" not in deed and "deal.area_m2" not in deed  # numbers have no labels
     safety = coded_labels(pilot("safety-permit-renewal").ruleset)
