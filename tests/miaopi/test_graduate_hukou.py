@@ -134,3 +134,82 @@ def test_a_refusal_is_expected_only_where_the_golden_case_says_so(tmp_path: Path
         app, ["test", folder, "--samples", str(samples), "--shared", shared, "--case", "gh-02-master"]
     )
     assert "form.degree" in one.stdout and "1 failed" in one.stdout
+
+
+def test_the_case_page_shows_the_new_registries_titles_and_labels(tmp_path: Path) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from miaopi.worker import run_worker
+    from service.cases import submit_case
+    from service.container import create_services
+    from service.rulesets import seed_rulesets
+    from service.settings import Settings
+    from service.transactions import utcnow
+    from service.users import add_user, subject_for
+    from store.loader import load_directory
+    from store.records import User
+
+    password = "审批-密码-2026"
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'miaopi.db'}",
+        files_dir=tmp_path / "files",
+        web_secret="tests-web-secret",
+        post_check_rate=0.0,
+    )
+    services = create_services(settings)
+    load_directory(services.engine, SAMPLES / "shared-data")
+    assert "graduate-hukou@2026.1" in seed_rulesets(services, now=utcnow())
+    add_user(
+        services,
+        user_id="talent",
+        display_name="人才引进审批",
+        role="approver",
+        department="深圳市人力资源和社会保障局",
+        password=password,
+        now=utcnow(),
+    )
+    case_id = "gh-23-part-time"
+    data = json.loads((CASES / f"{case_id}.json").read_text(encoding="utf-8"))
+    add_user(
+        services,
+        user_id="graduate",
+        display_name="申请人",
+        role="applicant",
+        department=None,
+        password=None,
+        subject=subject_for(services, subject_id=data["applicant"]["id_number"]),
+        now=utcnow(),
+    )
+    with services.sessions() as session:
+        applicant = session.get(User, "graduate")
+    assert applicant is not None
+    submit_case(services, user=applicant, data=data, uploads=[], idempotency_key=None, now=utcnow())
+    assert run_worker(settings, idle_exit=True) == 1
+
+    with TestClient(create_app(settings, services=services), follow_redirects=False) as client:
+        login = client.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', login.text)
+        assert token is not None
+        signed = client.post(
+            "/login",
+            data={"user_id": "talent", "password": password, "csrf": token.group(1), "next": "/queue"},
+        )
+        assert signed.status_code == 303, signed.text
+        page = client.get(f"/cases/{case_id}")
+    services.engine.dispose()
+    assert page.status_code == 200, page.text
+    html = page.text
+    records = re.search(
+        r'<table class="grid records" data-registry="academic_records">(.*?)</table>', html, re.S
+    )
+    assert records is not None, "the education record the decision read is shown"
+    headers = re.findall(r"<th scope=\"col\">([^<]*)</th>", records.group(1))
+    assert headers[:6] == ["身份证号码", "姓名", "毕业院校", "学历层次", "学习形式", "毕业日期"]
+    cells = re.findall(r"<td>([^<]*)</td>", records.group(1))
+    assert "硕士研究生" in cells and "非全日制" in cells and "part_time" not in cells
+    for title in ("<h3>学历学位信息库</h3>", "<h3>户籍登记信息库</h3>", "<h3>违法犯罪记录信息库</h3>"):
+        assert title in html
+    assert "学习形式为非全日制" in html and "申报的硕士研究生学历" in html
