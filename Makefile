@@ -57,6 +57,7 @@ golden: $(STAMP)
 	$(BIN)/miaopi lint rulesets
 	$(BIN)/miaopi test rulesets/deed-tax --require-full-coverage
 	$(BIN)/miaopi test rulesets/safety-permit-renewal --require-full-coverage
+	$(BIN)/miaopi test rulesets/graduate-hukou --require-full-coverage
 
 # pytest runs last so that its summary is the closing line
 test: lint typecheck golden test-paddle unit

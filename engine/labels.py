@@ -1,10 +1,14 @@
-"""The Chinese labels of coded registry values, by the fact paths of a ruleset that hold them.
+"""The Chinese labels of coded values, by the fact paths of a ruleset that hold them.
 
-A registry's enum column declares its codes with their labels (engine.registries). A ruleset reads
-such a column through a look-up (`person.status`), or through a derived value or a decision-table
-column that only passes one on (`if(person.found, person.status, 'not_found')`, `coalesce(a, b)`).
-Messages and pages print a value held at such a path as its label ("死亡" rather than "deceased"); a
-value that is not one of the codes (the literal 'not_found' above) is printed as it is.
+A registry's enum column declares its codes with their labels (engine.registries), and so does a
+declared form field of type `enum` (its `choices`: code → label; a field of the elements of a `list`
+field too). A ruleset reads such a value from the form (`form.degree`), through a look-up
+(`person.status`), or through a derived value or a decision-table column that only passes one on
+(`if(person.found, person.status, 'not_found')`, `coalesce(a, b)`); a value compared with `==` or `!=`
+in a condition to a labelled one (`form.usage == deal.usage`) has the same codes and takes the same
+labels. Messages and pages print a value held at such a path as its label ("死亡" rather than
+"deceased", "本科" rather than "bachelor"); a value that is not one of the codes (the literal
+'not_found' above) is printed as it is.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 from engine import expr as E
 from engine.errors import ExpressionError
-from engine.model import Ruleset
+from engine.model import FieldSpec, Ruleset
 from engine.registries import REGISTRIES
 
 Labels = Mapping[str, str]
@@ -27,7 +31,7 @@ def coded_labels(ruleset: Ruleset) -> dict[str, Labels]:
     """Fact path → labels of the codes it holds: `lookup.column` for every enum column of the
     look-up's registry, then the derived values and decision-table columns whose value always comes
     from such a path (or is a text literal), through `if` and `coalesce`."""
-    out: dict[str, Labels] = {}
+    out: dict[str, Labels] = _form_labels(ruleset.fields, "form")
     for name, lk in ruleset.lookups.items():
         registry = REGISTRIES.get(lk.registry)
         for column in registry.columns if registry is not None else ():
@@ -53,7 +57,42 @@ def coded_labels(ruleset: Ruleset) -> dict[str, Labels]:
             if labels:
                 out[path] = labels
                 changed = True
+    try:
+        whens = [E.parse(c.when) for c in ruleset.conditions]
+    except ExpressionError:
+        return out
+    for when in whens:
+        for a, b in _equalities(when):
+            if a in out and b not in out:
+                out[b] = out[a]
+            elif b in out and a not in out:
+                out[a] = out[b]
     return out
+
+
+def _form_labels(fields: Mapping[str, FieldSpec], prefix: str) -> dict[str, Labels]:
+    """`form.<field>` → the labels of an enum field's choices; `form.<list>.<field>` for the fields of a
+    list's elements (the path holds the list of their values, each labelled)."""
+    out: dict[str, Labels] = {}
+    for name, spec in fields.items():
+        path = f"{prefix}.{name}"
+        if spec.type == "enum" and spec.choices:
+            out[path] = spec.choices
+        elif spec.type == "list" and spec.items:
+            out.update(_form_labels(spec.items, path))
+    return out
+
+
+def _equalities(node: E.Node) -> list[tuple[str, str]]:
+    """The pairs of paths a condition compares with `==` or `!=`, through `and`, `or` and `not`."""
+    if isinstance(node, E.Binary):
+        if node.op in ("==", "!=") and isinstance(node.left, E.Path) and isinstance(node.right, E.Path):
+            return [(node.left.dotted, node.right.dotted)]
+        if node.op in ("and", "or"):
+            return _equalities(node.left) + _equalities(node.right)
+    if isinstance(node, E.Unary) and node.op == "not":
+        return _equalities(node.operand)
+    return []
 
 
 def _through(node: E.Node, known: Mapping[str, Labels]) -> dict[str, str] | None:

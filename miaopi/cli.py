@@ -397,7 +397,7 @@ def test_rulesets(
     for col in ("case", "result", "outcome", "detail"):
         table.add_column(col)
     for r in report.results:
-        outcome = r.decision.outcome if r.decision else "—"
+        outcome = r.decision.outcome if r.decision else ("refused" if r.ok else "—")  # refused: not decided
         detail = "; ".join(r.problems) if r.problems else r.title
         table.add_row(r.case_id, "[green]PASS[/]" if r.ok else "[red]FAIL[/]", outcome, detail)
     out.print(table)

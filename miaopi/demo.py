@@ -34,6 +34,7 @@ OUTCOME_LABEL = {
 KEY_OUTPUTS = {
     "deed-tax": ("tax_rate", "tax_amount", "relief"),
     "safety-permit-renewal": ("new_valid_to", "required_safety_officers"),
+    "graduate-hukou": ("age_limit", "graduation_deadline"),
 }
 DEMO_PASSWORD = "miaopi-demo"
 """Demo sign-ins only: the demo database is local and throwaway."""
@@ -41,6 +42,7 @@ DEMO_USERS = (
     ("tax-approver", "税务审核员（演示）", "approver", "国家税务总局成都市税务局"),
     ("tax-approver-b", "税务B岗（演示）", "approver", "国家税务总局成都市税务局"),
     ("permit-approver", "许可审核员（演示）", "approver", "四川省住房和城乡建设厅"),
+    ("talent-approver", "人才引进审核员（演示）", "approver", "深圳市人力资源和社会保障局"),
     ("author", "规则编写人（演示）", "rule_author", None),
     ("auditor", "审计员（演示）", "auditor", None),
     ("admin", "管理员（演示）", "admin", None),
@@ -91,6 +93,9 @@ def sample_submissions(settings: Settings) -> list[tuple[str, dict[str, Any], li
 
 
 def submit_all(base: str, token: str, settings: Settings, console: Console) -> list[str]:
+    """Submit every sample case; returns the ids of those accepted. A sample refused on submission
+    (422: e.g. an applicant of a kind the item does not serve, a golden case of its own) is printed
+    with the first reason and not decided."""
     import httpx
 
     ids = []
@@ -103,6 +108,14 @@ def submit_all(base: str, token: str, settings: Settings, console: Console) -> l
                 files=[("files", (name, content)) for name, content in files] or None,
                 headers={"Idempotency-Key": str(data.get("case_id"))},
             )
+            if response.status_code == 422:
+                problems = response.json().get("problems") or [{}]
+                why = problems[0].get("message", response.text[:200])
+                console.print(
+                    f"[yellow]不予受理[/] {data.get('case_id')}：{why}",
+                    highlight=False,
+                )
+                continue
             if response.status_code >= 300:
                 console.print(
                     f"[red]提交失败[/] {data.get('case_id')}: {response.status_code} {response.text[:200]}"
@@ -284,6 +297,7 @@ def _run(argv: list[str] | None) -> int:
             f"\n审核队列：{base}/queue\n"
             f"  税务审核员 tax-approver / {DEMO_PASSWORD}（B岗 tax-approver-b）\n"
             f"  许可审核员 permit-approver / {DEMO_PASSWORD}\n"
+            f"  人才引进审核员 talent-approver / {DEMO_PASSWORD}\n"
             f"  API 文档：{base}/docs  指标：{base}/metrics\n"
             "按 Ctrl-C 停止。",
             highlight=False,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.decision import Decision, decide_traced
-from engine.errors import ApprovalError
+from engine.errors import ApprovalError, CaseError
 from engine.evaluate import DurableEvaluator, Evaluator
 from engine.ports import RegistryPort
 from engine.program import Program
@@ -106,6 +106,20 @@ def check_decision(decision: Decision, expected: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_refusal(exc: ApprovalError, expected: dict[str, Any]) -> list[str]:
+    """Differences between a case refused before it was decided (`exc`) and its expectation: a golden
+    case whose expectation is `"refused": [paths]` must be refused (a CaseError, such as an applicant
+    of a kind the item does not serve) with problems at exactly those paths; any other case must not
+    be refused at all."""
+    if "refused" not in expected:
+        return [f"{exc.code}: {exc}"]
+    paths = {str(p.get("path", "")) for p in getattr(exc, "problems", None) or []}
+    want = set(expected["refused"])
+    if not isinstance(exc, CaseError) or paths != want:
+        return [f"refused: 期望以 {sorted(want)} 的问题拒收，实际 {exc.code}（{sorted(paths)}）：{exc}"]
+    return []
+
+
 def golden_folders(item: str, *, ruleset_folder: Path | None, samples_dir: Path) -> tuple[Path, Path]:
     """The golden cases' folder and their shared-data folder for `item`: `<ruleset folder>/tests/`
     when it holds an expected.json, else `samples_dir/<item>/` with `samples_dir/shared-data/`."""
@@ -156,7 +170,12 @@ def run_golden(
                 documents=documents,
             )
         except ApprovalError as exc:
-            report.results.append(GoldenResult(case_id, title, False, [f"{exc.code}: {exc}"], None))
+            problems = check_refusal(exc, want)
+            report.results.append(GoldenResult(case_id, title, not problems, problems, None))
+            continue
+        if "refused" in want:
+            why = f"refused: 期望判定前以 {sorted(want['refused'])} 的问题拒收，实际判定为 {decision.outcome}"
+            report.results.append(GoldenResult(case_id, title, False, [why], decision))
             continue
         for c in decision.conditions:
             report.coverage[c.id][c.status] += 1

@@ -62,8 +62,18 @@ def autogenerate(engine: Engine, message: str) -> None:
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    """Migrate the database down to `revision` ("base" removes every table)."""
+    """Migrate the database down to `revision` ("base" removes every table: also those of the
+    registries whose tables are kept from their declarations rather than by a migration, such as a
+    built-in registry declared after migration 0000 or one declared elsewhere)."""
+    from engine.registries import REGISTRIES
+    from store.tables import TABLES
+
     cfg = _config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
+        if revision == "base":
+            left = set(inspect(conn).get_table_names())
+            for name in REGISTRIES:
+                if name in left:
+                    TABLES[name].drop(conn)

@@ -226,7 +226,7 @@ def test_missing_population_record_fails_the_status_and_makes_the_name_unknown()
 
 
 def test_a_registry_code_in_a_message_is_printed_as_its_declared_label() -> None:
-    """"状态：{person_status}" prints the population status's label, though person_status is a derived
+    """ "状态：{person_status}" prints the population status's label, though person_status is a derived
     value: it passes person.status on. The condition's values keep the code."""
     registry = deed_registry()
     registry._rows["population"][0] = person(APPLICANT, "张伟", date(1985, 2, 3), status="deceased")
@@ -250,6 +250,33 @@ def test_the_coded_values_are_followed_through_derived_values() -> None:
     assert dict(coded["enterprise_status"])["revoked"] == "吊销"
     assert "staff_certs.status" in coded  # a list look-up: each element is labelled
     assert "fatal_accidents" not in coded and "apply_deadline" not in coded
+
+
+def test_a_form_code_in_a_message_is_printed_as_the_label_of_its_choice() -> None:
+    """ "申报用途 {form.usage}" printed the code (office); an enum field's choices are its labels. The
+    contract's usage it is compared with (`form.usage == deal.usage`) has the same codes and labels.
+    The condition's values keep the codes."""
+    d = run("deed-tax", deed_case(usage="office"), deed_registry())
+    assert reason(d, "deal_usage_matches") == "申报用途 办公，合同用途 住房"
+    assert condition(d, "deal_usage_matches").values == {"form.usage": "office", "deal.usage": "residential"}
+
+
+def test_the_form_fields_choices_are_the_labels_of_their_paths() -> None:
+    deed = coded_labels(pilot("deed-tax").ruleset)
+    assert dict(deed["form.usage"]) == {
+        "residential": "住房",
+        "office": "办公",
+        "commercial": "商业",
+        "other": "其他",
+    }
+    assert deed["deal.usage"] == deed["form.usage"]  # compared with == in deal_usage_matches
+    assert "form.area_m2" not in deed and "deal.area_m2" not in deed  # numbers have no labels
+    safety = coded_labels(pilot("safety-permit-renewal").ruleset)
+    assert dict(safety["form.qualification_grade"])["grade_1"] == "一级"
+    assert dict(safety["form.staff.role"])["principal"] == "主要负责人"  # a field of a list's elements
+    graduate = coded_labels(pilot("graduate-hukou").ruleset)
+    assert dict(graduate["form.degree"])["bachelor"] == "本科"
+    assert dict(graduate["education.study_mode"])["part_time"] == "非全日制"  # a new registry's column
 
 
 def test_two_population_records_for_one_id_make_dependent_conditions_unknown() -> None:

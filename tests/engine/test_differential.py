@@ -563,10 +563,147 @@ def test_safety_permit_durable_matches_reference(
     decide_both(pilot("safety-permit-renewal"), case, registry, documents)
 
 
+# --------------------------------------------------------------------------- graduate-hukou
+
+GRADUATE_ON = date(2029, 11, 20)
+GRADUATE_EMPLOYER = make_credit_code(31)
+GRADUATE_LIMITS = {"doctor": 45, "master": 40}
+
+
+@st.composite
+def graduate_worlds(draw: st.DrawFn) -> tuple[Case, InMemoryRegistry, dict[str, DocumentFacts]]:
+    """A graduate and the registries about them: birthdays and graduation days on the boundaries
+    (the degree's age limit, 24 months), records present, absent, doubled or deviating."""
+    program = pilot("graduate-hukou")
+    dice = Dice(draw)
+    submitted_at = draw(submission_times(GRADUATE_ON))
+    day = submitted_at.astimezone(CHINA_TZ).date()
+    degree = dice(draw(st.sampled_from(["bachelor", "master", "doctor"])), "junior_college")
+    limit = GRADUATE_LIMITS.get(degree, 35)
+    birth = dice(date(2005, 3, 14), *[years_before(day, limit) + timedelta(days=k) for k in (-1, 0, 1)])
+    me = make_id(birth, 7, region="110101")
+    rows: dict[str, list[dict[str, Any]]] = {
+        k: []
+        for k in (
+            "population",
+            "academic_records",
+            "household_registrations",
+            "criminal_records",
+            "enterprises",
+            "social_insurance",
+        )
+    }
+    if dice(True, False):
+        rows["population"].append(
+            {
+                "id_number": me,
+                "name": dice("叶琴", "叶芹"),
+                "gender": "女",
+                "birth_date": birth,
+                "status": dice("normal", "cancelled", "deceased"),
+            }
+        )
+    graduated = dice(
+        date(2029, 6, 30), *[add_months(day, -24) + timedelta(days=k) for k in (-1, 0, 1)], day, None
+    )
+    record = dice("declared", "absent", "other_degree")
+    if record != "absent":
+        rows["academic_records"].append(
+            {
+                "id_number": me,
+                "name": "叶琴",
+                "school": dice("中山大学", "深圳大学"),
+                "degree": degree if record == "declared" else dice("junior_college", "bachelor", "doctor"),
+                "study_mode": dice("full_time", "part_time"),
+                "graduated_on": graduated,
+                "certificate_no": "105581202905000123",
+            }
+        )
+    for i, status in enumerate(
+        draw(st.lists(st.sampled_from(["registered", "moved_out", "cancelled"]), max_size=2))
+    ):
+        if dice.deviate():
+            rows["household_registrations"].append(
+                {
+                    "id_number": me,
+                    "name": "叶琴",
+                    "address": "深圳市南山区粤海街道1号",
+                    "police_station": "深圳市公安局南山分局粤海派出所",
+                    "status": status,
+                    "registered_on": date(2020 + i, 9, 1),
+                    "left_on": None if status == "registered" else date(2022 + i, 9, 1),
+                }
+            )
+    for i, category in enumerate(
+        draw(st.lists(st.sampled_from(["criminal", "public_security"]), max_size=2))
+    ):
+        if dice.deviate():
+            rows["criminal_records"].append(
+                {
+                    "id_number": me,
+                    "record_no": f"记录{i}",
+                    "category": category,
+                    "offence": "某事由",
+                    "decided_on": date(2025, 1, 1),
+                    "authority": "某机关",
+                }
+            )
+    employer_kind = dice("active", "absent", "revoked", "cancelled")
+    if employer_kind != "absent":
+        rows["enterprises"].append(
+            {
+                "credit_code": GRADUATE_EMPLOYER,
+                "name": "深圳市鹏城智联科技有限公司",
+                "legal_rep_id_number": None,
+                "status": employer_kind,
+                "registered_capital_yuan": None,
+                "established_on": None,
+                "address": None,
+            }
+        )
+    last_month = add_months(day.replace(day=1), -1).strftime("%Y-%m")
+    for month in dice([last_month], [], ["2029-01"], [last_month, "2029-01"]):
+        rows["social_insurance"].append(
+            {
+                "id_number": me,
+                "employer_credit_code": dice(GRADUATE_EMPLOYER, make_credit_code(32)),
+                "month": month,
+            }
+        )
+    listed, documents = supply_documents(draw, dice, program, wanted=set(), good={}, bad={})
+    case = Case.model_validate(
+        {
+            "item": "graduate-hukou",
+            "submitted_at": submitted_at,
+            "applicant": {"kind": "person", "name": "叶琴", "id_number": me},
+            "form": {"degree": degree, "school": "中山大学", "employer_credit_code": GRADUATE_EMPLOYER},
+            "documents": listed,
+            "commitments": commitments_of(dice, program),
+        }
+    )
+    return case, registry_of(rows), documents
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=SLOW_OK)
+@given(graduate_worlds())
+def test_graduate_hukou_durable_matches_reference(
+    world: tuple[Case, InMemoryRegistry, dict[str, DocumentFacts]],
+) -> None:
+    case, registry, documents = world
+    d = decide_both(pilot("graduate-hukou"), case, registry, documents)
+    event(f"outcome: {d.outcome}")
+    if d.outcome == "approved":  # never on missing data
+        assert all(c.status == "pass" for c in d.conditions)
+
+
 # --------------------------------------------------------------------------- batches
 
 World = tuple[Case, InMemoryRegistry, dict[str, DocumentFacts]]
-WORLDS = {"deed-tax": deed_tax_worlds(), "safety-permit-renewal": safety_worlds()}
+WORLDS = {
+    "deed-tax": deed_tax_worlds(),
+    "safety-permit-renewal": safety_worlds(),
+    "graduate-hukou": graduate_worlds(),
+}
 
 
 def gathered(program: Program, world: World) -> Facts:

@@ -181,7 +181,7 @@ def _sample_cases(item: str) -> list[Path]:
     return sorted((ROOT / "samples" / item / "cases").glob("*.json"))
 
 
-@pytest.mark.parametrize("item", ["deed-tax", "safety-permit-renewal"])
+@pytest.mark.parametrize("item", ["deed-tax", "safety-permit-renewal", "graduate-hukou"])
 def test_sample_facts_are_the_same_interpreted_or_compiled(
     item: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -473,7 +473,7 @@ def test_rules_have_a_fast_path_a_rule_per_failure_and_an_unknown_rule() -> None
     assert {"_u": 1} in rules["u"]["all"][0]["m"]["$and"]
 
 
-@pytest.mark.parametrize("item", ["deed-tax", "safety-permit-renewal"])
+@pytest.mark.parametrize("item", ["deed-tax", "safety-permit-renewal", "graduate-hukou"])
 def test_pilot_rulesets_build(item: str) -> None:
     program = pilot(item)
     assert program.item == item

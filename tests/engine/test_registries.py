@@ -87,6 +87,9 @@ def test_the_built_ins_are_the_folder_registries_of_the_project() -> None:
                 "credit_records",
                 "safety_accidents",
                 "social_insurance",
+                "academic_records",
+                "household_registrations",
+                "criminal_records",
             ]
         )
     )

@@ -152,7 +152,7 @@ def refused(old: str, new: str, text: str = BASE) -> tuple[RulesetError, int]:
 
 def test_the_base_and_the_pilots_type_check() -> None:
     assert check_types(build()) == []
-    for item in ("deed-tax", "safety-permit-renewal"):
+    for item in ("deed-tax", "safety-permit-renewal", "graduate-hukou"):
         assert check_types(pilot(item)) == []
 
 

@@ -128,7 +128,7 @@ def bind(env: Env, user: str, data: dict[str, Any]) -> None:
 
 
 def item_of(case_name: str) -> str:
-    return "deed-tax" if case_name.startswith("dt-") else "safety-permit-renewal"
+    return {"dt-": "deed-tax", "gh-": "graduate-hukou"}.get(case_name[:3], "safety-permit-renewal")
 
 
 def case_file(case_name: str) -> Path:

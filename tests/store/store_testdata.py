@@ -305,4 +305,45 @@ def dataset() -> Rows:
             {"id_number": P1, "employer_credit_code": E1, "month": "2026-10"},
             {"id_number": P2, "employer_credit_code": E2, "month": "2026-10"},
         ],
+        "academic_records": [
+            {
+                "id_number": P2,
+                "name": "李四",
+                "school": "深圳大学",
+                "degree": "bachelor",
+                "study_mode": "full_time",
+                "graduated_on": date(2013, 6, 30),
+                "certificate_no": "105901201305000123",
+            },
+            {
+                "id_number": P2,
+                "name": "李四",
+                "school": "深圳大学",
+                "degree": "master",
+                "study_mode": "part_time",
+                "graduated_on": None,
+                "certificate_no": "105901201605000456",
+            },
+        ],
+        "household_registrations": [
+            {
+                "id_number": P1,
+                "name": "张三",
+                "address": "深圳市南山区粤海街道1号",
+                "police_station": "深圳市公安局南山分局粤海派出所",
+                "status": "moved_out",
+                "registered_on": date(2012, 9, 1),
+                "left_on": date(2015, 3, 2),
+            },
+        ],
+        "criminal_records": [
+            {
+                "id_number": P4,
+                "record_no": "治2019-0001",
+                "category": "public_security",
+                "offence": "扰乱公共秩序",
+                "decided_on": date(2019, 5, 6),
+                "authority": "某市公安局某分局",
+            },
+        ],
     }
