@@ -35,6 +35,7 @@ from service.disclosure import ApplicantDecision, applicant_view
 from service.documents import DocumentReader
 from service.errors import Conflict, InvalidRequest, TooLarge, UnsupportedDocument
 from service.masking import mask_id, mask_name
+from service.records import latest_decision
 from service.review import IsoTime, TaskView, case_tasks, task_view
 from service.rulesets import RulesetLoader
 from service.settings import get_settings
@@ -458,7 +459,7 @@ class CaseView(BaseModel):
 
 
 def case_view(session: Session, *, user: User, row: CaseRow, now: datetime) -> CaseView:
-    decision = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
+    decision = latest_decision(session, row.id)
     shown: Decision | ApplicantDecision | None = None
     if decision is not None:
         full = Decision.model_validate(decision.decision)
@@ -548,7 +549,7 @@ def case_record(
 ) -> CaseRecord:
     row = get_case(session, user=user, case_id=case_id)
     view = case_view(session, user=user, row=row, now=now)
-    rec = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
+    rec = latest_decision(session, row.id)
     facts = rec.facts if rec is not None else {}
     catalogue = services.rulesets
     ruleset = catalogue.by_sha(session, rec.ruleset_sha256 if rec else None) or catalogue.in_force(

@@ -18,6 +18,7 @@ from engine.program import Program
 from service import access, result_pdf, sla
 from service.errors import Conflict, InvalidRequest
 from service.masking import mask_name
+from service.records import latest_decision
 from service.results import issue_result
 from service.rulesets import active_version
 from service.transactions import SYSTEM, changed, writing
@@ -68,6 +69,7 @@ def open_task(
     task = TaskRow(
         case_id=row.id,
         kind=kind,
+        round=row.round,
         department=row.department,
         status="open",
         created_at=now,
@@ -339,7 +341,7 @@ def decide_task(
         )
         if task.kind == "review":
             row.outcome = allowed[outcome]
-            engine = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
+            engine = latest_decision(session, row.id)
             engine_json = engine.decision if engine is not None else None
             # the result is rendered under the version the engine decided with, even when it has since
             # been rolled back (the version in force at receipt would then be another one)
