@@ -192,3 +192,9 @@ def applicant_view(decision: Decision | Mapping[str, Any], *, case: Mapping[str,
         registries=_summaries(every),
         decided_at=d.decided_at,
     )
+
+
+def mask_others(value: str, *, own: set[str]) -> str:
+    """A text with every ID number and credit code masked except the applicant's own (`own`): for a value
+    shown to an applicant outside a decision (e.g. a form prefilled from the shared data)."""
+    return _Masker(own=own, nodes=[], declared=set()).text(value)

@@ -1,14 +1,14 @@
 """The JSON API (/api/v1), one module per resource: cases, results (and their verification), review
-tasks, rulesets, audit. Routes call the service layer only."""
+tasks, rulesets, audit, and the public service guide. Routes call the service layer only."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, cases, results, rulesets, tasks
+from api.routes import audit, cases, guide, results, rulesets, tasks
 
 router = APIRouter()
 """Each resource's router carries the /api/v1 prefix itself, so a route's path (the metrics label) is
 the full one."""
-for _resource in (cases, results, tasks, rulesets, audit):
+for _resource in (cases, results, tasks, rulesets, audit, guide):
     router.include_router(_resource.router)
