@@ -632,7 +632,9 @@ def replay(
     db: DbOption = None,
     round_: Annotated[
         int | None,
-        typer.Option("--round", min=1, help="the round of a corrected case (补正) to replay; default the latest"),
+        typer.Option(
+            "--round", min=1, help="the round of a corrected case (补正) to replay; default the latest"
+        ),
     ] = None,
 ) -> None:
     """Decide a case again from its recorded facts: exit 0 when the recorded decision is reproduced

@@ -137,7 +137,7 @@ def prefill(services: Services, *, user: User, ruleset: Ruleset) -> Prefill:
                         continue
                     text = str(value)
                     col = reg.column(column)
-                    masked = col.kind in _IDENTIFYING and text not in own
+                    masked = col is not None and col.kind in _IDENTIFYING and text not in own
                     out.fields[fname] = Prefilled(
                         value=_form_value(spec, value),
                         shown=mask_others(text, own=own) if masked else _label(spec, text),
@@ -174,9 +174,7 @@ def _typed(spec: FieldSpec, raw: str) -> Any:
     return text
 
 
-def form_values(
-    ruleset: Ruleset, inputs: Mapping[str, str], *, kept: Mapping[str, Any]
-) -> dict[str, Any]:
+def form_values(ruleset: Ruleset, inputs: Mapping[str, str], *, kept: Mapping[str, Any]) -> dict[str, Any]:
     """The declared form from the page's inputs: `field` for a value, `field.N.sub` for a list's rows; an
     empty input takes the value kept on the server (prefilled from the shared data, or the case's
     earlier one) when the applicant leaves it as it was, else is left out (or null when nullable)."""
@@ -305,9 +303,7 @@ def progress(services: Services, session: Session, *, user: User, case_id: str, 
     if pending:
         timeline.append(Step("审查", now, "系统正在审查，请稍候", done=False))
     review = session.scalars(
-        select(TaskRow).where(
-            TaskRow.case_id == row.id, TaskRow.kind == "review", TaskRow.round == row.round
-        )
+        select(TaskRow).where(TaskRow.case_id == row.id, TaskRow.kind == "review", TaskRow.round == row.round)
     ).first()
     review_due = review.due_at if review is not None and review.status != "done" else None
     results = list(
@@ -349,13 +345,13 @@ def resubmit_case(
         payload = dict(row.payload)
         round_ = row.round
         kept_docs = list(
-            session.scalars(select(CaseDocument).where(CaseDocument.case_id == row.id).order_by(CaseDocument.id))
+            session.scalars(
+                select(CaseDocument).where(CaseDocument.case_id == row.id).order_by(CaseDocument.id)
+            )
         )
         program = services.rulesets.program_for(active_version(session, item=row.item, at=now))
     new_names = {up.name for up in uploads}
-    documents = [
-        {"kind": d.kind, "path": d.ref} for d in kept_docs if d.ref not in new_names
-    ]
+    documents = [{"kind": d.kind, "path": d.ref} for d in kept_docs if d.ref not in new_names]
     by_kind = {m.document_kind: m for m in program.ruleset.materials if m.document_kind}
     for up in uploads:
         material_id = up.name.split(".", 1)[0]
@@ -378,9 +374,11 @@ def resubmit_case(
     access.check_submit(user)
     access.check_case_subject(user, data["applicant"])
     case = parse_case(data, ruleset=program.ruleset)
-    checked = _check_uploads(services, case.model_copy(update={"documents": [
-        d for d in case.documents if d.path in new_names
-    ]}), uploads)
+    checked = _check_uploads(
+        services,
+        case.model_copy(update={"documents": [d for d in case.documents if d.path in new_names]}),
+        uploads,
+    )
     stored = [(ref, _store(services, up), media, up.size) for ref, up, media in checked]
     with services.sessions.begin() as session:
         took = changed(
@@ -419,7 +417,9 @@ def resubmit_case(
                 session.delete(old)
                 session.flush()
             session.add(
-                CaseDocument(case_id=case_id, ref=ref.path, kind=ref.kind, sha256=sha, size=size, media_type=media)
+                CaseDocument(
+                    case_id=case_id, ref=ref.path, kind=ref.kind, sha256=sha, size=size, media_type=media
+                )
             )
         for d in kept_docs:
             if d.ref not in {x["path"] for x in documents}:

@@ -40,7 +40,7 @@ from service.review import IsoTime, TaskView, case_tasks, task_view
 from service.rulesets import RulesetLoader
 from service.settings import get_settings
 from store import audit
-from store.records import CaseDocument, CaseRow, DecisionRow, ResultRow, User
+from store.records import CaseDocument, CaseRow, ResultRow, User
 
 if TYPE_CHECKING:
     from service.container import Services

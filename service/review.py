@@ -23,7 +23,7 @@ from service.results import issue_result
 from service.rulesets import active_version
 from service.transactions import SYSTEM, changed, writing
 from store import audit
-from store.records import CaseRow, DecisionRow, ResultRow, RulesetVersion, TaskRow, User
+from store.records import CaseRow, ResultRow, RulesetVersion, TaskRow, User
 
 if TYPE_CHECKING:
     from service.container import Services

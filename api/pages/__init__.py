@@ -1,8 +1,8 @@
-"""The approvers' web pages, one module per screen: sign-in (login), the review and post-check queues
-(queue), the case page (case), its task forms (task), result documents and the public verification
-page (results); the public service guide (guide) and the applicant's pages (applicant: sign-in, their
-cases, applying, progress, correction). What they show and how comes from api/presenters.py; what they show comes from the
-service layer."""
+"""The web pages, one module per screen: the approvers' sign-in (login), the review and post-check
+queues (queue), the case page (case), its task forms (task), result documents and the public
+verification page (results); the public service guide (guide) and the applicant's pages (applicant:
+sign-in, their cases, applying, progress, correction). What they show and how comes from
+api/presenters.py; what they show comes from the service layer."""
 
 from __future__ import annotations
 

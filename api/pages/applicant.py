@@ -15,22 +15,22 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.datastructures import UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from api import presenters as p
 from api.deps import ServicesDep, SessionDep, web_session
 from api.pages.common import LOGIN_COOKIE, applicant, check_csrf, error_page, now, render
 from api.pages.login import signed_in, throttle_of
+from engine.case import CHINA_TZ
 from engine.errors import CaseError
 from engine.guide import guide_of
 from engine.model import Ruleset
 from service import applicant as door
-from engine.case import CHINA_TZ
 from service import cases, results
-from service.disclosure import mask_others
 from service.container import Services
+from service.disclosure import mask_others
 from service.errors import ServiceError
 from service.guide import catalogue
 from service.identity import Assertion, IdentityProvider, LocalIdentity, applicant_for
@@ -205,7 +205,9 @@ def _form_context(
 ) -> dict[str, Any]:
     guide = None
     with services.sessions() as session:
-        guide = guide_of(services.rulesets.program_for(active_version(session, item=ruleset.item.id, at=now())))
+        guide = guide_of(
+            services.rulesets.program_for(active_version(session, item=ruleset.item.id, at=now()))
+        )
     by_path: dict[str, list[str]] = {}
     for pr in problems:
         by_path.setdefault(pr.get("path", ""), []).append(pr["message"])
@@ -293,17 +295,27 @@ def _uploads(files: list[tuple[str, UploadFile]]) -> list[cases.Upload]:
         up.file.seek(0, 2)
         size = up.file.tell()
         up.file.seek(0)
-        out.append(cases.Upload(name=door.upload_name(material_id, up.filename or ""), file=up.file, size=size))
+        out.append(
+            cases.Upload(name=door.upload_name(material_id, up.filename or ""), file=up.file, size=size)
+        )
     return out
 
 
 def _documents(ruleset: Ruleset, uploads: list[cases.Upload]) -> list[dict[str, str]]:
     kinds = {m.id: m.document_kind for m in ruleset.materials if m.document_kind}
-    return [{"kind": kinds[u.name.split(".", 1)[0]], "path": u.name} for u in uploads if u.name.split(".", 1)[0] in kinds]
+    return [
+        {"kind": kinds[u.name.split(".", 1)[0]], "path": u.name}
+        for u in uploads
+        if u.name.split(".", 1)[0] in kinds
+    ]
 
 
 def _submit(
-    services: Services, user: User, item: str, inputs: dict[str, str], commitments: list[str],
+    services: Services,
+    user: User,
+    item: str,
+    inputs: dict[str, str],
+    commitments: list[str],
     files: list[tuple[str, UploadFile]],
 ) -> tuple[str | None, dict[str, Any]]:
     """Submit through the one submission of service/cases.py: (case id, {}) or (None, the form again)."""
@@ -339,7 +351,10 @@ def _submit(
         return row.id, {}
     return None, {
         "ruleset": ruleset,
-        "values": {**{k: v for k, v in inputs.items()}, **{k: v for k, v in form.items() if not isinstance(v, list)}},
+        "values": {
+            **{k: v for k, v in inputs.items()},
+            **{k: v for k, v in form.items() if not isinstance(v, list)},
+        },
         "list_values": form,
         "kept": filled.fields,
         "name": filled.name or user.display_name,
@@ -428,7 +443,9 @@ def my_result(code: str, request: Request, services: ServicesDep, session: Sessi
 
 
 # -- correcting a returned case (补正) -------------------------------------------------------------------
-def _previous(services: Services, user: User, case_id: str) -> tuple[Ruleset, dict[str, Any], list[str], door.Progress]:
+def _previous(
+    services: Services, user: User, case_id: str
+) -> tuple[Ruleset, dict[str, Any], list[str], door.Progress]:
     with services.sessions() as session:
         prog = door.progress(services, session, user=user, case_id=case_id, now=now())
         ruleset = _ruleset_now(services, session, prog.row.item)
@@ -448,9 +465,7 @@ def _kept_previous(ruleset: Ruleset, form: dict[str, Any], user: User) -> dict[s
             continue
         text = str(v)
         masked = mask_others(text, own=own) != text
-        out[k] = door.Prefilled(
-            value=v, shown=mask_others(text, own=own), source="原申请", masked=masked
-        )
+        out[k] = door.Prefilled(value=v, shown=mask_others(text, own=own), source="原申请", masked=masked)
     return out
 
 
@@ -485,18 +500,31 @@ def correct_form(case_id: str, request: Request, services: ServicesDep, session:
 
 
 def _resubmit(
-    services: Services, user: User, case_id: str, inputs: dict[str, str], commitments: list[str],
+    services: Services,
+    user: User,
+    case_id: str,
+    inputs: dict[str, str],
+    commitments: list[str],
     files: list[tuple[str, UploadFile]],
 ) -> dict[str, Any] | None:
     ruleset, previous, _c, prog = _previous(services, user, case_id)
     kept = _kept_previous(ruleset, previous, user)
-    form = door.form_values(ruleset, inputs, kept={k: v.value for k, v in kept.items()} | {
-        k: v for k, v in previous.items() if isinstance(v, list)
-    })
+    form = door.form_values(
+        ruleset,
+        inputs,
+        kept={k: v.value for k, v in kept.items()}
+        | {k: v for k, v in previous.items() if isinstance(v, list)},
+    )
     uploads = [u for u in _uploads(files) if u.name.split(".", 1)[0] in {m.id for m in ruleset.materials}]
     try:
         door.resubmit_case(
-            services, user=user, case_id=case_id, form=form, commitments=commitments, uploads=uploads, now=now()
+            services,
+            user=user,
+            case_id=case_id,
+            form=form,
+            commitments=commitments,
+            uploads=uploads,
+            now=now(),
         )
     except CaseError as exc:
         problems = door.check_case_error(exc)

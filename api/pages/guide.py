@@ -35,6 +35,8 @@ def guide_page(item: str, request: Request, services: ServicesDep, session: Sess
             "public": True,
             "nav": "guide",
             "g": guide,
-            "may_apply": me is not None and me.role == "applicant" and me.subject_kind == guide.applicant_kind,
+            "may_apply": me is not None
+            and me.role == "applicant"
+            and me.subject_kind == guide.applicant_kind,
         },
     )

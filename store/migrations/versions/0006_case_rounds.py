@@ -19,23 +19,25 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-_ROUND = {"type_": sa.Integer(), "nullable": False, "server_default": "1"}
+
+def _round() -> sa.Column[int]:
+    return sa.Column("round", sa.Integer(), nullable=False, server_default="1")
 
 
 def upgrade() -> None:
     with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("round", **_ROUND))
+        batch.add_column(_round())
     with op.batch_alter_table("decisions") as batch:
-        batch.add_column(sa.Column("round", **_ROUND))
+        batch.add_column(_round())
         batch.drop_constraint("uq_decisions_key", type_="unique")
         batch.create_unique_constraint("uq_decisions_key", ["case_id", "round"])
         batch.create_index("ix_decisions_case_id", ["case_id"], unique=False)
     with op.batch_alter_table("tasks") as batch:
-        batch.add_column(sa.Column("round", **_ROUND))
+        batch.add_column(_round())
         batch.drop_constraint("uq_tasks_key", type_="unique")
         batch.create_unique_constraint("uq_tasks_key", ["case_id", "kind", "round"])
     with op.batch_alter_table("extractions") as batch:
-        batch.add_column(sa.Column("round", **_ROUND))
+        batch.add_column(_round())
         batch.drop_constraint("uq_extractions_key", type_="unique")
         batch.create_unique_constraint("uq_extractions_key", ["case_id", "round", "kind"])
 
