@@ -58,5 +58,7 @@ def downgrade() -> None:
         batch.drop_constraint("uq_decisions_key", type_="unique")
         batch.create_unique_constraint("uq_decisions_key", ["case_id"])
         batch.drop_column("round")
-    with op.batch_alter_table("cases") as batch:
+    # not a copy of the table: on SQLite dropping `cases` to rebuild it would cascade to every table
+    # that refers to it (ALTER TABLE … DROP COLUMN, SQLite 3.35 and later)
+    with op.batch_alter_table("cases", recreate="never") as batch:
         batch.drop_column("round")
