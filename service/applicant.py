@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.case import APPLICANT_KINDS, CHINA_TZ, parse_case
@@ -29,7 +29,7 @@ from engine.errors import CaseError
 from engine.model import FieldSpec, Ruleset
 from engine.registries import REGISTRIES
 from service import access, sla
-from service.cases import Upload, _check_uploads, _store, get_case
+from service.cases import Upload, check_uploads, get_case, store_upload
 from service.disclosure import ApplicantDecision, applicant_view, mask_others
 from service.errors import Conflict, Forbidden, InvalidRequest
 from service.records import latest_decision
@@ -374,12 +374,12 @@ def resubmit_case(
     access.check_submit(user)
     access.check_case_subject(user, data["applicant"])
     case = parse_case(data, ruleset=program.ruleset)
-    checked = _check_uploads(
+    checked = check_uploads(
         services,
         case.model_copy(update={"documents": [d for d in case.documents if d.path in new_names]}),
         uploads,
     )
-    stored = [(ref, _store(services, up), media, up.size) for ref, up, media in checked]
+    stored = [(ref, store_upload(services, up), media, up.size) for ref, up, media in checked]
     with services.sessions.begin() as session:
         took = changed(
             session,
@@ -407,23 +407,22 @@ def resubmit_case(
         )
         if took != 1:
             raise Conflict("该申请刚刚已被补正提交，请刷新页面")
-        replaced = []
+        replaced = [
+            {"ref": d.ref, "sha256": d.sha256}
+            for d in kept_docs
+            if d.ref in new_names or d.ref not in {x["path"] for x in documents}
+        ]
+        session.execute(
+            delete(CaseDocument).where(
+                CaseDocument.case_id == case_id, CaseDocument.ref.in_([r["ref"] for r in replaced])
+            )
+        )
         for ref, sha, media, size in stored:
-            old = session.scalars(
-                select(CaseDocument).where(CaseDocument.case_id == case_id, CaseDocument.ref == ref.path)
-            ).first()
-            if old is not None:
-                replaced.append({"ref": ref.path, "sha256": old.sha256})
-                session.delete(old)
-                session.flush()
             session.add(
                 CaseDocument(
                     case_id=case_id, ref=ref.path, kind=ref.kind, sha256=sha, size=size, media_type=media
                 )
             )
-        for d in kept_docs:
-            if d.ref not in {x["path"] for x in documents}:
-                session.delete(d)
         audit.append(
             session,
             key=services.audit_key.secret,

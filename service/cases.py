@@ -254,9 +254,9 @@ def submit_case(
                 f"案件编号 {case.case_id} 为系统保留，请改用其他编号",
                 problems=[{"path": "case_id", "message": "系统保留的编号"}],
             )
-        documents = _check_uploads(services, case, uploads)
+        documents = check_uploads(services, case, uploads)
     case_id = case.case_id or f"MP{now.astimezone(CHINA_TZ):%Y%m%d}{secrets.token_hex(5).upper()}"
-    stored = [(ref, _store(services, up), media, up.size) for ref, up, media in documents]
+    stored = [(ref, store_upload(services, up), media, up.size) for ref, up, media in documents]
     row = CaseRow(
         id=case_id,
         item=case.item,
@@ -305,7 +305,8 @@ def submit_case(
     return row, True
 
 
-def _store(services: Services, up: Upload) -> str:
+def store_upload(services: Services, up: Upload) -> str:
+    """Store an uploaded file by its SHA-256; returns the hash."""
     up.file.seek(0)
     return services.blobs.put_file(up.file)
 
@@ -349,9 +350,11 @@ def _case_id_taken(case_id: str) -> Conflict:
     )
 
 
-def _check_uploads(
+def check_uploads(
     services: Services, case: Case, uploads: list[Upload]
 ) -> list[tuple[DocumentRef, Upload, str]]:
+    """Each document the case lists uploaded, within the size limit and of a supported type (judged by
+    its bytes), and nothing uploaded that the case does not list; every problem at once."""
     by_name: dict[str, Upload] = {}
     problems: list[dict[str, str]] = []
     for up in uploads:

@@ -5,6 +5,7 @@ progress, correction, result or prefill is never reached)."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from service.rulesets import load_program, publish_ruleset
 from service.settings import PROJECT_ROOT
 from service.transactions import utcnow
 from service.users import add_user, subject_for
-from store.records import AuditEvent, CaseRow, DecisionRow, ResultRow, User
+from store.records import AuditEvent, CaseDocument, CaseRow, DecisionRow, ResultRow, User
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 WANG = "510122198209032792"
@@ -33,6 +34,8 @@ SPOUSE = "510102198410210380"
 YU = "510106199509110988"
 """余娜雪: no 网签备案; without the contract she is returned, with it (a text PDF) approved."""
 CONTRACT = SAMPLES / "documents" / "purchase_contract" / "pc-23-dt-34.pdf"
+BROKEN = SAMPLES / "deed-tax" / "cases" / "broken-contract-dt-47.pdf"
+"""A contract that cannot be read: the material is missing, the case returned."""
 ENTERPRISE = "91510100MA6E4KXP1J"
 ENTERPRISE_REP = "510120197907272761"
 
@@ -292,7 +295,12 @@ def test_a_returned_case_is_corrected_and_decided_again_on_the_same_case(
     env: WebEnv, client: TestClient
 ) -> None:
     applicant_sign_in(client, "yu")
-    status, location, text = _apply(client, "deed-tax", {**YU_FORM, "commitment": "family_housing_truthful"})
+    status, location, text = _apply(
+        client,
+        "deed-tax",
+        {**YU_FORM, "commitment": "family_housing_truthful"},
+        files={"file.purchase_contract": ("合同.pdf", BROKEN.read_bytes(), "application/pdf")},
+    )
     assert status == 303, text
     case_id = location.rsplit("/", 1)[1]
     _decide(env)
@@ -319,9 +327,16 @@ def test_a_returned_case_is_corrected_and_decided_again_on_the_same_case(
         ).all()
         assert [(d.round, d.outcome) for d in rows] == [(1, "returned"), (2, "approved")]
         events = session.scalars(
-            select(AuditEvent.action).where(AuditEvent.subject == case_id).order_by(AuditEvent.seq)
+            select(AuditEvent).where(AuditEvent.subject == case_id).order_by(AuditEvent.seq)
         ).all()
-        assert "case.resubmitted" in events
+        resubmitted = [e for e in events if e.action == "case.resubmitted"]
+        assert len(resubmitted) == 1 and resubmitted[0].actor == "yu"
+        assert resubmitted[0].detail["round"] == 2
+        assert [r["ref"] for r in resubmitted[0].detail["replaced"]] == ["purchase_contract.pdf"]
+        docs = session.scalars(select(CaseDocument).where(CaseDocument.case_id == case_id)).all()
+        assert [(d.ref, d.sha256) for d in docs] == [
+            ("purchase_contract.pdf", hashlib.sha256(CONTRACT.read_bytes()).hexdigest())
+        ]
         assert session.scalars(select(CaseRow.round).where(CaseRow.id == case_id)).one() == 2
     for round_ in (1, 2):
         assert replay(env.services, case_id=case_id, now=utcnow(), round=round_)["reproduced"] is True
