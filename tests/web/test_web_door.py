@@ -20,11 +20,12 @@ from api.app import create_app
 from engine.case import parse_case
 from engine.errors import CaseError
 from miaopi.worker import run_worker
+from service.identity import Assertion
 from service.replay import replay
 from service.rulesets import load_program, publish_ruleset
 from service.settings import PROJECT_ROOT
 from service.transactions import utcnow
-from service.users import add_user, subject_for
+from service.users import Subject, add_user, subject_for
 from store.records import AuditEvent, CaseDocument, CaseRow, DecisionRow, ResultRow, User
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -381,3 +382,44 @@ def test_forms_without_the_session_token_are_refused(client: TestClient) -> None
     applicant_sign_in(client, "wang")
     r = client.post("/my/apply/deed-tax", data={**WANG_FORM, "csrf": "forged"})
     assert r.status_code == 403 and "页面已过期" in r.text
+
+
+# -- another identity provider plugged in ----------------------------------------------------------------
+class _FakeProvider:
+    """An identity service on the OpenID Connect pattern: its own sign-in page, then a callback with a
+    code; the code says whom it vouches for."""
+
+    name = "测试统一身份认证"
+
+    def start(self, *, state: str, return_to: str) -> str | None:
+        return f"https://idp.example/authorize?state={state}"
+
+    def finish(self, services: object, credentials: dict[str, str]) -> Assertion | None:
+        vouched = {"wang": Subject("person", WANG), "wrong-subject": Subject("person", YU)}
+        code = credentials.get("code", "")
+        if code not in vouched:
+            return None
+        account = "wang"
+        return Assertion(account=account, subject=vouched[code])
+
+
+def test_an_identity_provider_on_the_redirect_pattern_signs_applicants_in(env: WebEnv) -> None:
+    app = create_app(env.settings, services=env.services, identity=_FakeProvider())
+    with TestClient(app, follow_redirects=False) as client:
+
+        def start() -> str:
+            r = client.get("/login/applicant?next=/my/apply/deed-tax")
+            assert r.status_code == 303 and r.headers["location"].startswith("https://idp.example/authorize")
+            return r.headers["location"].split("state=", 1)[1]
+
+        start()
+        assert client.get("/login/applicant/callback?state=forged&code=wang").status_code == 403
+        refused = client.get(f"/login/applicant/callback?state={start()}&code=wrong-subject")
+        assert refused.status_code == 403 and "不一致" in refused.text
+        state = start()
+        assert client.get(f"/login/applicant/callback?state={state}&code=nobody").status_code == 401
+        # a state is used once
+        assert client.get(f"/login/applicant/callback?state={state}&code=wang").status_code == 403
+        r = client.get(f"/login/applicant/callback?state={start()}&code=wang")
+        assert r.status_code == 303 and r.headers["location"] == "/my/apply/deed-tax"
+        assert client.get("/my").status_code == 200
