@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 _APPLICANT_PATH = re.compile(r"^applicant\.(id_number|credit_code)$")
 _LITERAL = re.compile(r"^'([^']*)'$")
 _IDENTIFYING = frozenset({"id_number", "credit_code", "subject_id"})
-LIST_ROWS = 3
+LIST_ROWS = 10
 """Empty rows the form offers for a list field (more can be added after a return)."""
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +70,7 @@ def env(web_root: Path) -> WebEnv:
         ("wang", "王成帆", WANG, None),
         ("yu", "余娜雪", YU, None),
         ("tiancheng", "成都天诚建设集团有限公司", ENTERPRISE, ENTERPRISE_REP),
+        ("shuan", "四川蜀安建设集团有限公司", "91510108MA68NRE11H", "510120197904210485"),
     ):
         add_user(
             env.services,
@@ -289,6 +291,31 @@ def test_an_applicant_applies_only_for_their_own_kind_of_subject(client: TestCli
     assert page.status_code == 200
     assert "成都天诚建设集团有限公司" in page.text and "已自动填写" in page.text
     assert client.get("/my/apply/deed-tax").status_code == 403
+
+
+def test_an_enterprise_applies_with_its_registered_details_and_a_list_of_staff(
+    env: WebEnv, client: TestClient
+) -> None:
+    sample = json.loads(
+        (SAMPLES / "safety-permit-renewal" / "cases" / "sp-01-general-grade1-clean.json").read_text("utf-8")
+    )
+    applicant_sign_in(client, "shuan")
+    page = client.get("/my/apply/safety-permit-renewal")
+    assert "四川蜀安建设集团有限公司" in page.text and "已自动填写" in page.text
+    form = {k: v for k, v in sample["form"].items() if k not in ("staff", "enterprise_name")}
+    for i, person in enumerate(sample["form"]["staff"]):
+        form.update({f"staff.{i}.{k}": v for k, v in person.items()})
+    form["keep.enterprise_name"] = "1"
+    form["commitment"] = "safety_production_commitment"
+    status, location, text = _apply(client, "safety-permit-renewal", form)
+    assert status == 303, text
+    _decide(env)
+    with env.services.sessions() as session:
+        row = session.get(CaseRow, location.rsplit("/", 1)[1])
+        assert row is not None
+        assert row.payload["applicant"] == sample["applicant"]
+        assert row.payload["form"] == sample["form"]  # the golden case's form, row by row
+        assert row.status == "decided"  # (its outcome depends on the day: the months of insurance)
 
 
 # -- correcting a returned case on the same case ---------------------------------------------------------
