@@ -174,8 +174,9 @@ def applicant_login_callback(request: Request, services: ServicesDep) -> Respons
 def my_cases(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     user, _ws = applicant(request, session)
     mine = cases.list_cases(session, user=user, status=None, limit=200)
-    items = [e for e in catalogue(services, session, now=now()) if e.applicant_kind == user.subject_kind]
-    names = {e.item: e.name for e in catalogue(services, session, now=now())}
+    entries = catalogue(services, session, now=now())
+    items = [e for e in entries if e.applicant_kind == user.subject_kind]
+    names = {e.item: e.name for e in entries}
     return render(
         request,
         "my_cases.html",
@@ -351,10 +352,8 @@ def _submit(
         return row.id, {}
     return None, {
         "ruleset": ruleset,
-        "values": {
-            **{k: v for k, v in inputs.items()},
-            **{k: v for k, v in form.items() if not isinstance(v, list)},
-        },
+        # what the applicant typed, never a kept value (another person's number stays masked)
+        "values": dict(inputs),
         "list_values": form,
         "kept": filled.fields,
         "name": filled.name or user.display_name,

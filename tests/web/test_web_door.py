@@ -256,9 +256,18 @@ def test_apply_with_prefill_and_instant_approval(env: WebEnv, client: TestClient
 
 def test_the_form_reports_the_same_problems_as_the_api(client: TestClient) -> None:
     applicant_sign_in(client, "wang")
-    bad = {**WANG_FORM, "area_m2": "很大", "price_yuan": "", "contract_signed_on": "2026/10/20"}
+    bad = {
+        **WANG_FORM,
+        "area_m2": "很大",
+        "price_yuan": "",
+        "contract_signed_on": "2026/10/20",
+        "spouse_id_number": "",
+        "keep.spouse_id_number": "1",
+    }
     status, _location, text = _apply(client, "deed-tax", bad)
     assert status == 422
+    assert SPOUSE not in text and "510102********0380" in text  # the kept number stays masked
+    assert "很大" in text  # what was typed is kept
     data = {
         "item": "deed-tax",
         "submitted_at": "2026-11-20T10:00:00+08:00",
