@@ -22,6 +22,7 @@ from api.schemas import Health
 from service import container, rulesets, stats, transactions
 from service.engine_pool import EnginePool
 from service.errors import ServiceError
+from service.identity import IdentityProvider, LocalIdentity
 from service.settings import Settings, get_settings
 
 
@@ -32,8 +33,14 @@ class NotReady(ServiceError):
 
 
 def create_app(
-    settings: Settings | None = None, *, services: container.Services | None = None, supervisor: Any = None
+    settings: Settings | None = None,
+    *,
+    services: container.Services | None = None,
+    supervisor: Any = None,
+    identity: IdentityProvider | None = None,
 ) -> FastAPI:
+    """`identity`: the identity service applicants sign in with (service/identity.py); the local
+    stand-in when None."""
     settings = settings or get_settings()
     own = services is None
     services = services or container.create_services(settings)
@@ -63,6 +70,7 @@ def create_app(
     )
     app.state.services = services
     app.state.supervisor = supervisor
+    app.state.identity = identity or LocalIdentity()
     app.state.engine_pool = engine_pool
     metrics = Metrics(services)
     app.state.metrics = metrics

@@ -679,7 +679,16 @@ def worker(db: DbOption = None) -> None:
 
 
 @app.command()
-def replay(case_id: Annotated[str, typer.Argument(help="case id")], db: DbOption = None) -> None:
+def replay(
+    case_id: Annotated[str, typer.Argument(help="case id")],
+    db: DbOption = None,
+    round_: Annotated[
+        int | None,
+        typer.Option(
+            "--round", min=1, help="the round of a corrected case (补正) to replay; default the latest"
+        ),
+    ] = None,
+) -> None:
     """Decide a case again from its recorded facts: exit 0 when the recorded decision is reproduced
     exactly; the output also says whether the version in force today would decide differently."""
     from service.errors import ServiceError
@@ -688,7 +697,7 @@ def replay(case_id: Annotated[str, typer.Argument(help="case id")], db: DbOption
 
     services = _services(db)
     try:
-        report = replay_case(services, case_id=case_id, now=utcnow())
+        report = replay_case(services, case_id=case_id, now=utcnow(), round=round_)
     except ServiceError as exc:
         raise fail(EXIT_BAD_INPUT, exc.message) from exc
     sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")

@@ -35,11 +35,12 @@ from service.disclosure import ApplicantDecision, applicant_tasks, applicant_vie
 from service.documents import DocumentReader
 from service.errors import Conflict, InvalidRequest, TooLarge, UnsupportedDocument
 from service.masking import mask_id, mask_name
+from service.records import latest_decision
 from service.review import IsoTime, TaskView, case_tasks, task_view
 from service.rulesets import RulesetLoader
 from service.settings import get_settings
 from store import audit
-from store.records import CaseDocument, CaseRow, DecisionRow, ResultRow, User
+from store.records import CaseDocument, CaseRow, ResultRow, User
 
 if TYPE_CHECKING:
     from service.container import Services
@@ -253,9 +254,9 @@ def submit_case(
                 f"案件编号 {case.case_id} 为系统保留，请改用其他编号",
                 problems=[{"path": "case_id", "message": "系统保留的编号"}],
             )
-        documents = _check_uploads(services, case, uploads)
+        documents = check_uploads(services, case, uploads)
     case_id = case.case_id or f"MP{now.astimezone(CHINA_TZ):%Y%m%d}{secrets.token_hex(5).upper()}"
-    stored = [(ref, _store(services, up), media, up.size) for ref, up, media in documents]
+    stored = [(ref, store_upload(services, up), media, up.size) for ref, up, media in documents]
     row = CaseRow(
         id=case_id,
         item=case.item,
@@ -304,7 +305,8 @@ def submit_case(
     return row, True
 
 
-def _store(services: Services, up: Upload) -> str:
+def store_upload(services: Services, up: Upload) -> str:
+    """Store an uploaded file by its SHA-256; returns the hash."""
     up.file.seek(0)
     return services.blobs.put_file(up.file)
 
@@ -348,9 +350,11 @@ def _case_id_taken(case_id: str) -> Conflict:
     )
 
 
-def _check_uploads(
+def check_uploads(
     services: Services, case: Case, uploads: list[Upload]
 ) -> list[tuple[DocumentRef, Upload, str]]:
+    """Each document the case lists uploaded, within the size limit and of a supported type (judged by
+    its bytes), and nothing uploaded that the case does not list; every problem at once."""
     by_name: dict[str, Upload] = {}
     problems: list[dict[str, str]] = []
     for up in uploads:
@@ -471,7 +475,7 @@ class CaseView(BaseModel):
 
 
 def case_view(session: Session, *, user: User, row: CaseRow, now: datetime) -> CaseView:
-    decision = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
+    decision = latest_decision(session, row.id)
     shown: Decision | ApplicantDecision | None = None
     full: Decision | None = None
     if decision is not None:
@@ -579,7 +583,7 @@ def case_record(
 ) -> CaseRecord:
     row = get_case(session, user=user, case_id=case_id)
     view = case_view(session, user=user, row=row, now=now)
-    rec = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
+    rec = latest_decision(session, row.id)
     facts = rec.facts if rec is not None else {}
     catalogue = services.rulesets
     ruleset = catalogue.by_sha(session, rec.ruleset_sha256 if rec else None) or catalogue.in_force(

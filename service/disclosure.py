@@ -280,3 +280,9 @@ def document_text(
 ) -> str:
     """Free text printed on a result document (the approver's comment), masked as the decision is."""
     return _masker_for(decision, case).text(text)
+
+
+def mask_others(value: str, *, own: set[str]) -> str:
+    """A text with every ID number and credit code masked except the applicant's own (`own`): for a value
+    shown to an applicant outside a decision (e.g. a form prefilled from the shared data)."""
+    return _Masker(own=own, nodes=[], declared=set()).text(value)

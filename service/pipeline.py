@@ -85,7 +85,7 @@ def process_case(
         row = session.get(CaseRow, case_id)
         if row is None or row.status != "processing" or row.lease_owner != owner:
             return None
-        payload, attempts = dict(row.payload), row.attempts
+        payload, attempts, round_ = dict(row.payload), row.attempts, row.round
         received_at = row.received_at
         docs = session.scalars(select(CaseDocument).where(CaseDocument.case_id == case_id)).all()
         version = active_version(session, item=row.item, at=received_at)
@@ -148,6 +148,7 @@ def process_case(
         facts=facts,
         documents=documents,
         doc_shas={kind: sha for _r, kind, sha in doc_rows},
+        round_=round_,
         now=now,
     )
 
@@ -162,6 +163,7 @@ def _record_decision(
     facts: dict[str, Any],
     documents: Mapping[str, Any],
     doc_shas: dict[str, str],
+    round_: int = 1,
     now: datetime,
 ) -> str | None:
     outcome = decision.outcome
@@ -170,7 +172,12 @@ def _record_decision(
             took = changed(
                 session,
                 update(CaseRow)
-                .where(CaseRow.id == case_id, CaseRow.status == "processing", CaseRow.lease_owner == owner)
+                .where(
+                    CaseRow.id == case_id,
+                    CaseRow.status == "processing",
+                    CaseRow.lease_owner == owner,
+                    CaseRow.round == round_,
+                )
                 .values(
                     status="decided",
                     outcome=outcome,
@@ -189,6 +196,7 @@ def _record_decision(
             session.add(
                 DecisionRow(
                     case_id=case_id,
+                    round=round_,
                     item=program.item,
                     ruleset_version=program.ruleset.version,
                     ruleset_sha256=program.sha256,
@@ -200,7 +208,11 @@ def _record_decision(
                 )
             )
             for kind, doc in encode_documents(documents).items():
-                session.add(ExtractionRow(case_id=case_id, kind=kind, sha256=doc_shas.get(kind), facts=doc))
+                session.add(
+                    ExtractionRow(
+                        case_id=case_id, round=round_, kind=kind, sha256=doc_shas.get(kind), facts=doc
+                    )
+                )
             audit.append(
                 session,
                 key=services.audit_key.secret,
@@ -213,6 +225,7 @@ def _record_decision(
                     "ruleset": f"{program.item}@{program.ruleset.version}",
                     "sha256": program.sha256,
                     "reasons": len(decision.reasons),
+                    "round": round_,
                 },
             )
             if outcome == "review":

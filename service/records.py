@@ -14,8 +14,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from engine.facts import DocumentFacts
 from engine.ports import RegistryPort, Row
+from store.records import DecisionRow
 
 
 def encode_value(value: Any) -> Any:
@@ -107,3 +111,12 @@ def encode_documents(documents: Mapping[str, DocumentFacts] | None) -> dict[str,
 
 def decode_documents(data: Mapping[str, Any]) -> dict[str, DocumentFacts]:
     return {k: DocumentFacts(**decode_value(v)) for k, v in data.items()}
+
+
+def latest_decision(session: Session, case_id: str, *, round: int | None = None) -> DecisionRow | None:
+    """The recorded engine decision of a case: of its latest round, or of `round` (a case corrected and
+    resubmitted, 补正, is decided once per round)."""
+    q = select(DecisionRow).where(DecisionRow.case_id == case_id)
+    if round is not None:
+        q = q.where(DecisionRow.round == round)
+    return session.scalars(q.order_by(DecisionRow.round.desc()).limit(1)).first()

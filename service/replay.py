@@ -13,21 +13,23 @@ from engine.decision import Decision, decide
 from engine.evaluate import DurableEvaluator
 from engine.program import Program
 from service.errors import NotFound
-from service.records import ReplayRegistry, decode_documents
+from service.records import ReplayRegistry, decode_documents, latest_decision
 from service.rulesets import active_version
-from store.records import DecisionRow, RulesetVersion
+from store.records import RulesetVersion
 
 if TYPE_CHECKING:
     from service.container import Services
 
 
-def replay(services: Services, *, case_id: str, now: datetime) -> dict[str, Any]:
+def replay(services: Services, *, case_id: str, now: datetime, round: int | None = None) -> dict[str, Any]:
     """Decide a case again from its recorded facts under the recorded ruleset (must match exactly) and
-    under the version in force now (may differ: reported condition by condition)."""
+    under the version in force now (may differ: reported condition by condition). A case corrected and
+    resubmitted (补正) has a decision per round: the latest is replayed unless `round` names another."""
     with services.sessions() as session:
-        rec = session.scalars(select(DecisionRow).where(DecisionRow.case_id == case_id)).first()
+        rec = latest_decision(session, case_id, round=round)
         if rec is None:
-            raise NotFound(f"案件 {case_id} 没有引擎决定可重放")
+            which = f"第 {round} 轮" if round is not None else ""
+            raise NotFound(f"案件 {case_id} 没有{which}引擎决定可重放")
         recorded = session.scalars(
             select(RulesetVersion).where(RulesetVersion.sha256 == rec.ruleset_sha256)
         ).first()
@@ -51,6 +53,7 @@ def replay(services: Services, *, case_id: str, now: datetime) -> dict[str, Any]
     if later is None:
         return {
             "case_id": case_id,
+            "round": rec.round,
             "recorded": recorded_part,
             "reproduced": reproduced == original,
             "current": {
@@ -69,6 +72,7 @@ def replay(services: Services, *, case_id: str, now: datetime) -> dict[str, Any]
     added = [cid for cid in later_conditions if cid not in {c["id"] for c in stored["conditions"]}]
     return {
         "case_id": case_id,
+        "round": rec.round,
         "recorded": recorded_part,
         "reproduced": reproduced == original,
         "current": {

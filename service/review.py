@@ -18,11 +18,12 @@ from engine.program import Program
 from service import access, labels, result_pdf, sla
 from service.errors import Conflict, InvalidRequest
 from service.masking import mask_name
+from service.records import latest_decision
 from service.results import issue_result
 from service.rulesets import active_version
 from service.transactions import SYSTEM, changed, writing
 from store import audit
-from store.records import CaseRow, DecisionRow, ResultRow, RulesetVersion, TaskRow, User
+from store.records import CaseRow, ResultRow, RulesetVersion, TaskRow, User
 
 if TYPE_CHECKING:
     from service.container import Services
@@ -83,6 +84,7 @@ def open_task(
     task = TaskRow(
         case_id=row.id,
         kind=kind,
+        round=row.round,
         department=row.department,
         status="open",
         created_at=now,
@@ -393,7 +395,7 @@ def decide_task(
         )
         if task.kind == "review":
             row.outcome = allowed[outcome]
-            engine = session.scalars(select(DecisionRow).where(DecisionRow.case_id == row.id)).first()
+            engine = latest_decision(session, row.id)
             engine_json = engine.decision if engine is not None else None
             # the result is rendered under the version the engine decided with, even when it has since
             # been rolled back (the version in force at receipt would then be another one)

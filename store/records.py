@@ -123,6 +123,8 @@ class CaseRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     commitment: Mapped[bool] = mapped_column(Boolean, default=False)
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """1 for the submission, one more for each correction (补正) resubmitted on the same case."""
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
@@ -145,11 +147,12 @@ class CaseDocument(Base):
 
 class ExtractionRow(Base):
     __tablename__ = "extractions"
-    __table_args__ = (UniqueConstraint("case_id", "kind"),)
+    __table_args__ = (UniqueConstraint("case_id", "round", "kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(64))
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     sha256: Mapped[str | None] = mapped_column(String(64))
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)
 
@@ -159,9 +162,12 @@ class DecisionRow(Base):
     the registry rows read, the document facts and the clock."""
 
     __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("case_id", "round"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """The case's round this decision is of (one decision per case and round)."""
     item: Mapped[str] = mapped_column(String(64))
     ruleset_version: Mapped[str] = mapped_column(String(64))
     ruleset_sha256: Mapped[str] = mapped_column(String(64))
@@ -175,13 +181,15 @@ class DecisionRow(Base):
 class TaskRow(Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        UniqueConstraint("case_id", "kind"),
+        UniqueConstraint("case_id", "kind", "round"),
         Index("ix_tasks_queue", "kind", "department", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """The case's round the task belongs to (a corrected case may be reviewed again)."""
     department: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

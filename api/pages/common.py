@@ -35,11 +35,16 @@ LOGIN_COOKIE = "miaopi_login"
 
 # -- errors that the pages turn into a redirect or a page --------------------------------------------
 class LoginRequired(Exception):
-    def __init__(self, next_url: str) -> None:
+    def __init__(self, next_url: str, *, login: str = "/login") -> None:
         self.next_url = next_url
+        self.login = login
 
 
 class StaffOnly(Exception):
+    pass
+
+
+class ApplicantOnly(Exception):
     pass
 
 
@@ -53,7 +58,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
-        return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
+        return RedirectResponse(f"{exc.login}?next={quote(exc.next_url, safe='/')}", status_code=303)
 
     @app.exception_handler(StaffOnly)
     async def _staff(request: Request, exc: StaffOnly) -> Response:
@@ -62,7 +67,21 @@ def install(app: FastAPI) -> None:
             "message.html",
             {
                 "title": "本页面供审批工作人员使用",
-                "message": "本页面供审批工作人员使用。申请人请通过政务服务网或办事大厅查询办理进度。",
+                "message": "本页面供审批工作人员使用。申请人请进入“我的办件”查询办理进度。",
+                "back": ("/my", "进入我的办件"),
+            },
+            status=403,
+        )
+
+    @app.exception_handler(ApplicantOnly)
+    async def _applicant(request: Request, exc: ApplicantOnly) -> Response:
+        return render(
+            request,
+            "message.html",
+            {
+                "title": "本页面供申请人使用",
+                "message": "本页面供已绑定申请主体的申请人使用；工作人员请使用审批工作台。",
+                "back": ("/queue", "进入审批工作台"),
             },
             status=403,
         )
@@ -126,6 +145,18 @@ def staff(request: Request, session: Session, *, deciding: bool = False) -> tupl
     user = signed[0]
     if not (access.may_decide(user) if deciding else access.is_staff(user)):
         raise StaffOnly()
+    return signed
+
+
+def applicant(request: Request, session: Session) -> tuple[User, WebSession]:
+    """The signed-in applicant (bound to a subject); anyone else is refused, staff included."""
+    signed = web_session(request, session)
+    if signed is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(path, login="/login/applicant")
+    user = signed[0]
+    if user.role != "applicant" or user.subject_kind is None:
+        raise ApplicantOnly()
     return signed
 
 

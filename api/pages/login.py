@@ -15,14 +15,18 @@ from api.pages.common import LOGIN_COOKIE, check_csrf, render, safe_next
 from service import access
 from service.container import Services
 from service.transactions import utcnow
-from service.users import SignInThrottle, check_password, end_sessions, hash_password, user_by_id
+from service.users import SignInThrottle, User, check_password, end_sessions, hash_password, user_by_id
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home() -> Response:
-    return RedirectResponse("/queue", status_code=303)
+def home(request: Request, session: SessionDep) -> Response:
+    """Staff to their queue, applicants to their own cases, anyone else to the public service guide."""
+    signed = web_session(request, session)
+    if signed is None:
+        return RedirectResponse("/guide", status_code=303)
+    return RedirectResponse("/queue" if access.is_staff(signed[0]) else "/my", status_code=303)
 
 
 def _login_page(
@@ -63,7 +67,7 @@ def login_form(request: Request, session: SessionDep, next: str | None = None) -
 _DUMMY_HASH = hash_password("miaopi-timing-equaliser")
 
 
-def _throttle(request: Request, services: Services) -> SignInThrottle:
+def throttle_of(request: Request, services: Services) -> SignInThrottle:
     throttle: SignInThrottle | None = getattr(request.app.state, "sign_in_throttle", None)
     if throttle is None:
         settings = services.settings
@@ -92,7 +96,7 @@ def login(
             status=403,
             user_id=user_id,
         )
-    throttle = _throttle(request, services)
+    throttle = throttle_of(request, services)
     account = user_id.strip()
     address = request.client.host if request.client else ""
     clock = time.monotonic()
@@ -119,10 +123,15 @@ def login(
         return _login_page(
             request,
             next_url=next_url,
-            error="本系统供审批工作人员使用。申请人请通过政务服务网或办事大厅查询办理进度。",
+            error="本系统供审批工作人员使用。申请人请从“申请人登录”进入（/login/applicant）。",
             status=403,
             user_id=user_id,
         )
+    return signed_in(request, services, user, next_url)
+
+
+def signed_in(request: Request, services: Services, user: User, next_url: str) -> Response:
+    """The redirect after a sign-in, with the session cookie (staff and applicants alike)."""
     _ws, value = new_session(session_key(request), user, hours=services.settings.web_session_hours)
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(
@@ -147,6 +156,8 @@ def logout(
         check_csrf(signed[1], csrf)
         # server-side: the cookie stops working everywhere, not only in this browser
         end_sessions(services, user_id=signed[0].id, now=utcnow())
-    response = RedirectResponse("/login?msg=signed_out", status_code=303)
+    applicant = signed is not None and signed[0].role == "applicant"
+    where = "/login/applicant" if applicant else "/login"
+    response = RedirectResponse(f"{where}?msg=signed_out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -18,7 +18,13 @@ from service.transactions import utcnow
 from store.records import ResultRow, TaskRow
 
 IDENTITIES = ("none", "applicant", "approver", "rule_author", "auditor", "admin")
-PUBLIC = {"GET /health", "GET /metrics", "GET /api/v1/verify/{code}"}
+PUBLIC = {
+    "GET /health",
+    "GET /metrics",
+    "GET /api/v1/verify/{code}",
+    "GET /api/v1/guide",
+    "GET /api/v1/guide/{item}",
+}
 OWN_CASE = "dt-01-only-home-small"  # approved at once: it has a result document
 REVIEW = "dt-22-name-mismatch"
 
@@ -193,6 +199,8 @@ TABLE: dict[str, tuple[Request, dict[str, set[int]]]] = {
         _simple("/api/v1/audit/verify"),
         {"auditor": OK, "admin": OK, "applicant": DENIED, "approver": DENIED, "rule_author": DENIED},
     ),
+    "GET /api/v1/guide": (_simple("/api/v1/guide"), dict.fromkeys(IDENTITIES, OK)),
+    "GET /api/v1/guide/{item}": (_simple("/api/v1/guide/deed-tax"), dict.fromkeys(IDENTITIES, OK)),
     "GET /health": (_simple("/health"), dict.fromkeys(IDENTITIES, OK)),
     "GET /metrics": (_simple("/metrics"), dict.fromkeys(IDENTITIES, OK)),
 }

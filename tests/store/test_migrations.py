@@ -96,4 +96,83 @@ def test_the_ratings_revision_adds_its_table_and_is_reversible(engine: Engine) -
     assert "ratings" not in names and {"cases", "tasks", "users"} <= names
     migrate.upgrade(engine)
     assert "ratings" in inspect(engine).get_table_names()
+
+
+def test_case_rounds_keep_existing_decisions_as_round_one_and_downgrade_keeps_the_first_round(
+    engine: Engine,
+) -> None:
+    """Revision 0006: a case's decisions, tasks and extractions per round. Rows from before it are round 1;
+    a second round of a case is allowed after it; going back down keeps each case's first round only."""
+    from datetime import UTC, datetime
+
+    import pytest
+    from sqlalchemy import select, text
+    from sqlalchemy.exc import IntegrityError
+
+    from store.records import CaseRow, DecisionRow, User
+
+    Base.metadata.drop_all(engine)
+    migrate.upgrade(engine, "0004")
+    at = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    decision = {"item": "deed-tax", "ruleset_version": "1", "ruleset_sha256": "0" * 64, "facts": {}}
+    with engine.begin() as conn:  # the columns of revision 0004: no round anywhere
+        conn.execute(
+            User.__table__.insert().values(
+                id="yu", display_name="余娜雪", role="applicant", token_sha256="t" * 64, created_at=at
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO cases (id, item, department, submitted_by, payload, payload_sha256, status,"
+                " outcome, attempts, commitment, received_at)"
+                " VALUES ('c1', 'deed-tax', 'd', 'yu', '{}', 's', 'decided', 'returned', 1, false, :at)"
+            ),
+            {"at": at.replace(tzinfo=None)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO decisions (case_id, item, ruleset_version, ruleset_sha256, outcome, facts,"
+                " decision, decided_at, elapsed_ms)"
+                " VALUES ('c1', 'deed-tax', '1', :sha, 'returned', '{}', '{}', :at, 1.0)"
+            ),
+            {"sha": "0" * 64, "at": at.replace(tzinfo=None)},
+        )
+    migrate.upgrade(engine)
+    assert _diff(engine) == []
+    with engine.begin() as conn:
+        assert conn.execute(select(CaseRow.__table__.c.round)).scalar_one() == 1
+        assert conn.execute(select(DecisionRow.__table__.c.round)).scalar_one() == 1
+        conn.execute(
+            DecisionRow.__table__.insert(),
+            [
+                {
+                    "case_id": "c1",
+                    "round": 2,
+                    "outcome": "approved",
+                    "decision": {},
+                    "decided_at": at,
+                    **decision,
+                }
+            ],
+        )
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # still one decision per case and round
+        conn.execute(
+            DecisionRow.__table__.insert(),
+            [
+                {
+                    "case_id": "c1",
+                    "round": 2,
+                    "outcome": "approved",
+                    "decision": {},
+                    "decided_at": at,
+                    **decision,
+                }
+            ],
+        )
+    migrate.downgrade(engine, "0004")
+    columns = {c["name"] for c in inspect(engine).get_columns("decisions")}
+    assert "round" not in columns
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM decisions")).scalar_one() == 1
+    migrate.upgrade(engine)
     assert _diff(engine) == []
