@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, SkipValidation
 from engine import expr as E
 from engine.case import Case, validate_case
 from engine.evaluate import Checked, Evaluator, Status, check_all
-from engine.facts import DECLARED_HEADS, DocumentFacts, Facts, gather_facts
-from engine.guards import GUARDS, Outcome, apply_guards
+from engine.facts import DECLARED_HEADS, DocumentFacts, Facts, gather_many
+from engine.guards import GUARDS, Outcome, apply_guards, guard_queries
 from engine.labels import Labels, coded_labels, labelled
 from engine.model import PLACEHOLDER, Output, Ruleset
 from engine.ports import RegistryPort
@@ -221,7 +221,9 @@ def decide_traced(
     """`decide`, with the facts it gathered (each step's value and source: which table row was hit),
     for the golden cases' coverage."""
     form = validate_case(program.ruleset, case)
-    facts = gather_facts(program, case=case, form=form, registry=registry, documents=documents)
+    (facts,) = gather_many(
+        program, items=[(case, form, documents)], registry=registry, ahead=[guard_queries(GUARDS, case)]
+    )
     checked = check_all(program, facts)
     statuses = evaluator.evaluate(program, facts, checked)
     decision = assemble(program, case=case, facts=facts, checked=checked, statuses=statuses, now=now)
@@ -242,13 +244,15 @@ def decide_many(
     if documents is not None and len(documents) != len(cases):
         raise ValueError("documents must hold one entry per case")
     with _collector_paused(len(cases)):
-        gathered: list[tuple[Case, Facts]] = []
-        for i, case in enumerate(cases):
-            form = validate_case(program.ruleset, case)
-            docs = documents[i] if documents is not None else None
-            gathered.append(
-                (case, gather_facts(program, case=case, form=form, registry=registry, documents=docs))
-            )
+        forms = [validate_case(program.ruleset, case) for case in cases]
+        docs = documents if documents is not None else [None] * len(cases)
+        facts = gather_many(
+            program,
+            items=list(zip(cases, forms, docs, strict=True)),
+            registry=registry,
+            ahead=[guard_queries(GUARDS, case) for case in cases],
+        )
+        gathered = list(zip(cases, facts, strict=True))
         return decide_gathered(program, items=gathered, evaluator=evaluator, now=now)
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.facts import DocumentFacts
-from engine.ports import RegistryPort, Row
+from engine.ports import Query, RegistryPort, Row
 
 
 def encode_value(value: Any) -> Any:
@@ -68,6 +68,12 @@ class RecordingRegistry:
         key = _query_key(registry, match)
         self.calls[key] = {"registry": registry, "rows": [encode_value(dict(r)) for r in rows]}
         return rows
+
+    def prefetch(self, queries: Sequence[Query]) -> None:
+        """Passed through: reading ahead records nothing, the `find` calls that follow do."""
+        prefetch = getattr(self.inner, "prefetch", None)
+        if prefetch is not None:
+            prefetch(queries)
 
     def records(self) -> list[dict[str, Any]]:
         """The registry rows the decision read, by registry (what the approver sees as 共享数据)."""
