@@ -16,13 +16,14 @@ from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from engine import expr as E
 from engine.case import Case, validate_case
-from engine.evaluate import Checked, Evaluator, Status, check_all
+from engine.evaluate import Checked, Evaluator, Status, check_all, check_all_specialised
 from engine.facts import DECLARED_HEADS, DocumentFacts, Facts, gather_many
 from engine.guards import GUARDS, Outcome, apply_guards, guard_queries
 from engine.labels import Labels, coded_labels, labelled
 from engine.model import PLACEHOLDER, Output, Ruleset
 from engine.ports import RegistryPort
 from engine.program import CompiledCondition, Program
+from engine.specialised import gather, specialised
 
 FEN = Decimal("0.01")
 
@@ -202,10 +203,20 @@ def decide(
     evaluator: Evaluator,
     now: datetime,
     documents: Mapping[str, DocumentFacts] | None = None,
+    oracle: bool = False,
 ) -> Decision:
-    """Decide one case. Pure apart from the ports: the same facts give the same decision."""
+    """Decide one case. Pure apart from the ports: the same facts give the same decision.
+    `oracle` takes the tree-walking path (engine.facts, `E.evaluate`) instead of the ruleset's
+    specialised decision (engine.specialised): the same decision, the definition the tests hold the
+    specialised one to."""
     return decide_traced(
-        program, case=case, registry=registry, evaluator=evaluator, now=now, documents=documents
+        program,
+        case=case,
+        registry=registry,
+        evaluator=evaluator,
+        now=now,
+        documents=documents,
+        oracle=oracle,
     )[0]
 
 
@@ -217,16 +228,20 @@ def decide_traced(
     evaluator: Evaluator,
     now: datetime,
     documents: Mapping[str, DocumentFacts] | None = None,
+    oracle: bool = False,
 ) -> tuple[Decision, Facts]:
     """`decide`, with the facts it gathered (each step's value and source: which table row was hit),
     for the golden cases' coverage."""
     form = validate_case(program.ruleset, case)
-    (facts,) = gather_many(
+    gather_fn = gather_many if oracle else gather
+    (facts,) = gather_fn(
         program, items=[(case, form, documents)], registry=registry, ahead=[guard_queries(GUARDS, case)]
     )
-    checked = check_all(program, facts)
+    checked = check_all(program, facts) if oracle else check_all_specialised(program, facts)
     statuses = evaluator.evaluate(program, facts, checked)
-    decision = assemble(program, case=case, facts=facts, checked=checked, statuses=statuses, now=now)
+    decision = assemble(
+        program, case=case, facts=facts, checked=checked, statuses=statuses, now=now, oracle=oracle
+    )
     return decision, facts
 
 
@@ -238,6 +253,7 @@ def decide_many(
     evaluator: Evaluator,
     now: datetime,
     documents: Sequence[Mapping[str, DocumentFacts] | None] | None = None,
+    oracle: bool = False,
 ) -> list[Decision]:
     """Decide many cases of one item at once: the same decisions, in order, as `decide` on each.
     `documents`, when given, holds the documents read for each case (same length as `cases`)."""
@@ -246,14 +262,15 @@ def decide_many(
     with _collector_paused(len(cases)):
         forms = [validate_case(program.ruleset, case) for case in cases]
         docs = documents if documents is not None else [None] * len(cases)
-        facts = gather_many(
+        gather_fn = gather_many if oracle else gather
+        facts = gather_fn(
             program,
             items=list(zip(cases, forms, docs, strict=True)),
             registry=registry,
             ahead=[guard_queries(GUARDS, case) for case in cases],
         )
         gathered = list(zip(cases, facts, strict=True))
-        return decide_gathered(program, items=gathered, evaluator=evaluator, now=now)
+        return decide_gathered(program, items=gathered, evaluator=evaluator, now=now, oracle=oracle)
 
 
 def decide_gathered(
@@ -262,16 +279,18 @@ def decide_gathered(
     items: Sequence[tuple[Case, Facts]],
     evaluator: Evaluator,
     now: datetime,
+    oracle: bool = False,
 ) -> list[Decision]:
     """Decide cases whose facts are already gathered (by `gather_facts`): pre-check, evaluation of
     all of them at once, explanation. The same decisions as `decide` on each case."""
     with _collector_paused(len(items)):
-        checked = [check_all(program, facts) for _, facts in items]
+        check = check_all if oracle else check_all_specialised
+        checked = [check(program, facts) for _, facts in items]
         all_statuses = evaluator.evaluate_many(
             program, [(facts, ck) for (_, facts), ck in zip(items, checked, strict=True)]
         )
         return [
-            assemble(program, case=case, facts=facts, checked=ck, statuses=statuses, now=now)
+            assemble(program, case=case, facts=facts, checked=ck, statuses=statuses, now=now, oracle=oracle)
             for (case, facts), ck, statuses in zip(items, checked, all_statuses, strict=True)
         ]
 
@@ -372,6 +391,7 @@ def assemble(
     checked: list[Checked],
     statuses: list[Status],
     now: datetime,
+    oracle: bool = False,
 ) -> Decision:
     """The decision of one case from its facts and statuses. Every part is built here as plain data
     and the whole decision is validated into its models in one call (pydantic builds the nested
@@ -440,11 +460,16 @@ def assemble(
     materials: list[dict[str, Any]] = []
     missing: list[dict[str, Any]] = []
     supplied_docs = {d.kind for d in case.documents}
-    for m, exempt_node in program.materials:
+    fast = None if oracle else specialised(program)
+    for k, (m, exempt_node) in enumerate(program.materials):
         supplied = (
             (m.document_kind in supplied_docs) if m.document_kind else (m.commitment in case.commitments)
         )
-        exempt = exempt_node is not None and E.evaluate(exempt_node, facts.env) is True
+        if fast is not None:
+            exempt_fn = fast.exempt[k]
+            exempt = exempt_fn is not None and exempt_fn(env) is True
+        else:
+            exempt = exempt_node is not None and E.evaluate(exempt_node, env) is True
         error = (
             facts.sources.get(f"documents.{m.document_kind}", {}).get("error") if m.document_kind else None
         )
@@ -480,8 +505,8 @@ def assemble(
             )
 
     outputs: dict[str, Any] = {}
-    for name, out, node in program.outputs:
-        value = E.evaluate(node, facts.env)
+    for k, (name, out, node) in enumerate(program.outputs):
+        value = fast.outputs[k](env) if fast is not None else E.evaluate(node, env)
         if value is E.MISSING:
             continue
         try:

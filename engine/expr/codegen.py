@@ -265,7 +265,7 @@ def generate(nodes: Sequence[tuple[Node, tuple[str, ...]]]) -> list[Generated]:
         sources.append("\n".join([f"def e{i}(env{args}):", *writer.lines, f"    return {result}"]))
     namespace: dict[str, Any] = {**_GLOBALS, **consts}
     if sources:
-        exec(compile("\n\n".join(sources), "<miaopi ruleset>", "exec"), namespace)  # noqa: S102
+        exec(compile("\n\n".join(sources), "<miaopi ruleset>", "exec"), namespace)
     return [fallbacks[i] if i in fallbacks else namespace[f"e{i}"] for i in range(len(nodes))]
 
 

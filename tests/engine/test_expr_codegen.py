@@ -5,8 +5,8 @@ hand-written expressions, both give the same value or raise the same error."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
