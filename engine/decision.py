@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -379,23 +379,11 @@ def _assembly_plan(program: Program) -> tuple[_ConditionPlan, ...]:
     return tuple(plan)
 
 
-_GUARDED = frozenset(o for g in GUARDS for o in g.applies_to)
-"""The outcomes some guard looks at."""
-
-
-def assemble(
-    program: Program,
-    *,
-    case: Case,
-    facts: Facts,
-    checked: list[Checked],
-    statuses: list[Status],
-    now: datetime,
-    oracle: bool = False,
-) -> Decision:
-    """The decision of one case from its facts and statuses. Every part is built here as plain data
-    and the whole decision is validated into its models in one call (pydantic builds the nested
-    models in its core, which is as fast as assembling them by hand)."""
+def _explain(
+    program: Program, facts: Facts, checked: list[Checked], statuses: list[Status]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every condition's result and the reasons of those that did not pass (the definition; the
+    specialised `_build_explain` unrolls it per ruleset)."""
     rs = program.ruleset
     env = facts.env
     conditions: list[dict[str, Any]] = []
@@ -456,6 +444,145 @@ def assemble(
                     "basis": spec.basis,
                 }
             )
+
+    return conditions, reasons
+
+
+def _reason(
+    rs: Ruleset,
+    entry: _ConditionPlan,
+    ck: Checked,
+    status: Status,
+    sources: dict[str, Any],
+    env: dict[str, Any],
+    reasons: list[dict[str, Any]],
+) -> None:
+    """The reason of a condition that did not pass, as `_explain` gives it."""
+    cc, _template, _cited_paths, shown_parts, labels = entry
+    spec = cc.spec
+    if status == "fail":
+        cited = ck.values
+        if shown_parts:
+            cited = cited.copy()
+            for p, parts in shown_parts:
+                cited[p] = E.resolve(env, parts)
+        message = spec.message or f"不符合：{spec.title}"
+        message = _fill(message, cited, labels)
+        reasons.append({"condition": spec.id, "status": "fail", "message": message, "basis": spec.basis})
+    elif status == "unknown":
+        why = (
+            f"缺少或无法读取：{'、'.join(title_of(rs, m) for m in ck.missing)}"
+            if ck.missing
+            else (ck.problem or "数据无法判断")
+        )
+        details = _document_problems(sources, ck.missing)
+        if details:
+            why += "；" + "；".join(details)
+        reasons.append(
+            {
+                "condition": spec.id,
+                "status": "unknown",
+                "message": f"无法核验“{spec.title}”（{why}）",
+                "basis": spec.basis,
+            }
+        )
+
+
+_Explain = Callable[..., tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+
+
+def _build_explain(program: Program) -> _Explain:
+    """`_explain` unrolled for the program, as the source of one function: each condition's cited
+    paths, the shown values, the sources settled by the path alone and the fixed fields are written
+    into it; what depends on the case is built by straight-line code."""
+    plan: tuple[_ConditionPlan, ...] = program.memo("assembly", _assembly_plan)
+    consts: dict[str, Any] = {
+        "MISSING": E.MISSING,
+        "Decimal": Decimal,
+        "display": display,
+        "resolve": E.resolve,
+        "_reason": _reason,
+        "rs": program.ruleset,
+    }
+
+    def const(value: Any) -> str:
+        name = f"c{len(consts)}"
+        consts[name] = value
+        return name
+
+    lines = [
+        "def explain(env, checked, statuses, source_of, cited_sources):",
+        "    conditions = []",
+        "    reasons = []",
+    ]
+    for k, entry in enumerate(plan):
+        cc, template, cited_paths, shown_parts, _labels = entry
+        shown = dict(shown_parts)
+        lines.append(f"    ck = checked[{k}]")
+        lines.append(f"    status = statuses[{k}]")
+        lines.append("    vals = ck.values")
+        lines.append("    values = {}")
+        for p in cc.cited:
+            d = const(p)
+            if p in shown:
+                lines.append(f"    v = resolve(env, {const(shown[p])})")
+            else:
+                lines.append(f"    v = vals[{d}]")
+            lines.append("    tv = type(v)")
+            lines.append(f"    if tv is str or tv is bool or v is None: values[{d}] = v")
+            lines.append(f"    elif tv is Decimal: values[{d}] = format(v, 'f')")
+            lines.append(f"    elif v is not MISSING: values[{d}] = display(v)")
+        items = []
+        for j, (p, fixed) in enumerate(cited_paths):
+            d = const(p)
+            if fixed is not None:
+                items.append(f"{d}: {const(fixed)}")
+            else:
+                lines.append(f"    s{j} = cited_sources.get({d})")
+                lines.append(f"    if s{j} is None: s{j} = cited_sources[{d}] = source_of({d})")
+                items.append(f"{d}: s{j}")
+        lines.append(f"    sources = {{{', '.join(items)}}}")
+        lines.append(f"    data = {const(template)}.copy()")
+        lines.append("    data['status'] = status")
+        lines.append("    data['values'] = values")
+        lines.append("    data['sources'] = sources")
+        lines.append("    data['missing'] = list(ck.missing)")
+        lines.append("    data['note'] = ck.problem")
+        lines.append("    conditions.append(data)")
+        lines.append(
+            f"    if status != 'pass': _reason(rs, {const(entry)}, ck, status, sources, env, reasons)"
+        )
+    lines.append("    return conditions, reasons")
+    namespace = dict(consts)
+    exec(compile("\n".join(lines), f"<miaopi explanation {program.item}>", "exec"), namespace)
+    explain: _Explain = namespace["explain"]
+    return explain
+
+
+_GUARDED = frozenset(o for g in GUARDS for o in g.applies_to)
+"""The outcomes some guard looks at."""
+
+
+def assemble(
+    program: Program,
+    *,
+    case: Case,
+    facts: Facts,
+    checked: list[Checked],
+    statuses: list[Status],
+    now: datetime,
+    oracle: bool = False,
+) -> Decision:
+    """The decision of one case from its facts and statuses. Every part is built here as plain data
+    and the whole decision is validated into its models in one call (pydantic builds the nested
+    models in its core, which is as fast as assembling them by hand)."""
+    rs = program.ruleset
+    env = facts.env
+    if oracle:
+        conditions, reasons = _explain(program, facts, checked, statuses)
+    else:
+        explain = program.memo("explain", _build_explain)
+        conditions, reasons = explain(env, checked, statuses, facts.source_of, {})
 
     materials: list[dict[str, Any]] = []
     missing: list[dict[str, Any]] = []

@@ -106,6 +106,8 @@ class _Writer:
         self.consts = consts
         self.prefix = prefix
         self.count = 0
+        self.loops: list[list[Any]] = []
+        """The comprehensions being written, outermost first: [variable, line of its `for`, depth]."""
 
     def fresh(self) -> str:
         self.count += 1
@@ -148,15 +150,32 @@ class _Writer:
         raise TypeError(node)
 
     def path(self, parts: Sequence[str], scope: dict[str, str], d: int) -> str:
+        """A path is read where it is written, or, inside comprehensions, before the outermost loop
+        whose items it does not depend on: following a path has no effect and cannot fail, and
+        nothing changes while an expression is evaluated, so it has the same value there."""
         head = parts[0]
-        t = self.fresh()
-        if head in scope:
-            self.emit(d, f"{t} = {scope[head]}")
-        else:
-            self.emit(d, f"{t} = env.get({self.const(head)}, MISSING)")
+        source = scope[head] if head in scope else f"env.get({self.const(head)}, MISSING)"
+        lines = [f"{{t}} = {source}"]
         for part in parts[1:]:
             p = self.const(part)
-            self.emit(d, f"{t} = {t}.get({p}, MISSING) if type({t}) is dict else attribute({t}, {p})")
+            lines.append(f"{{t}} = {{t}}.get({p}, MISSING) if type({{t}}) is dict else attribute({{t}}, {p})")
+        t = self.fresh()
+        level = 0
+        for i, (var, _at, _depth) in enumerate(self.loops):
+            if head in scope and scope[head] == var:
+                level = i + 1
+        if level < len(self.loops):
+            loop = self.loops[level]
+            at, depth = loop[1], loop[2]
+            if depth > _MAX_DEPTH:
+                raise _TooDeep
+            block = ["    " * depth + line.format(t=t) for line in lines]
+            self.lines[at:at] = block
+            for later in self.loops[level:]:
+                later[1] += len(block)
+            return t
+        for line in lines:
+            self.emit(d, line.format(t=t))
         return t
 
     def unary(self, node: Unary, scope: dict[str, str], d: int) -> str:
@@ -227,9 +246,11 @@ class _Writer:
         else:
             self.emit(d, f"{hit} = False")
         self.emit(d, f"{unknown} = False")
+        self.loops.append([var, len(self.lines), d])
         self.emit(d, f"for {var} in {items}:")
         p = self.fresh()
         self.emit(d + 1, f"{p} = {self.node(node.predicate, inner, d + 1)}")
+        self.loops.pop()
         self.emit(d + 1, f"if {p} is not True and {p} is not False: {p} = truth({p})")
         self.emit(d + 1, f"if {p} is MISSING: {unknown} = True")
         if func == "count":
