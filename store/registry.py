@@ -91,13 +91,19 @@ class SqlRegistry:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
-        """Serve every look-up inside the block from one connection and one transaction: a decision
-        sees one consistent snapshot of the registries, and pays for one connection, not one per
-        look-up."""
+        """Serve every look-up inside the block from one connection, and the look-ups read ahead
+        (`prefetch`) from what they read: a decision pays for one connection, not one per look-up.
+        On SQLite the block is one transaction, so the decision sees one snapshot of the registries.
+        On PostgreSQL (READ COMMITTED: each statement sees what was committed when it began, inside
+        a transaction or not) the connection runs in autocommit, which spares the BEGIN and ROLLBACK
+        round trips and changes nothing that is read; the look-ups read ahead together are one
+        statement, so they see one snapshot."""
         if getattr(self._local, "conn", None) is not None:
             yield
             return
         with self._engine.connect() as conn:
+            if self._engine.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
             self._local.conn = conn
             self._local.cache = {}
             try:
