@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,13 +16,14 @@ from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from engine import expr as E
 from engine.case import Case, validate_case
-from engine.evaluate import Checked, Evaluator, Status, check_all
-from engine.facts import DECLARED_HEADS, DocumentFacts, Facts, gather_facts
-from engine.guards import GUARDS, Outcome, apply_guards
+from engine.evaluate import Checked, Evaluator, Status, check_all, check_all_specialised
+from engine.facts import DECLARED_HEADS, DocumentFacts, Facts, gather_many
+from engine.guards import GUARDS, Outcome, apply_guards, guard_queries
 from engine.labels import Labels, coded_labels, labelled
 from engine.model import PLACEHOLDER, Output, Ruleset
 from engine.ports import RegistryPort
 from engine.program import CompiledCondition, Program
+from engine.specialised import gather, specialised
 
 FEN = Decimal("0.01")
 
@@ -202,10 +203,20 @@ def decide(
     evaluator: Evaluator,
     now: datetime,
     documents: Mapping[str, DocumentFacts] | None = None,
+    oracle: bool = False,
 ) -> Decision:
-    """Decide one case. Pure apart from the ports: the same facts give the same decision."""
+    """Decide one case. Pure apart from the ports: the same facts give the same decision.
+    `oracle` takes the tree-walking path (engine.facts, `E.evaluate`) instead of the ruleset's
+    specialised decision (engine.specialised): the same decision, the definition the tests hold the
+    specialised one to."""
     return decide_traced(
-        program, case=case, registry=registry, evaluator=evaluator, now=now, documents=documents
+        program,
+        case=case,
+        registry=registry,
+        evaluator=evaluator,
+        now=now,
+        documents=documents,
+        oracle=oracle,
     )[0]
 
 
@@ -217,14 +228,20 @@ def decide_traced(
     evaluator: Evaluator,
     now: datetime,
     documents: Mapping[str, DocumentFacts] | None = None,
+    oracle: bool = False,
 ) -> tuple[Decision, Facts]:
     """`decide`, with the facts it gathered (each step's value and source: which table row was hit),
     for the golden cases' coverage."""
     form = validate_case(program.ruleset, case)
-    facts = gather_facts(program, case=case, form=form, registry=registry, documents=documents)
-    checked = check_all(program, facts)
+    gather_fn = gather_many if oracle else gather
+    (facts,) = gather_fn(
+        program, items=[(case, form, documents)], registry=registry, ahead=[guard_queries(GUARDS, case)]
+    )
+    checked = check_all(program, facts) if oracle else check_all_specialised(program, facts)
     statuses = evaluator.evaluate(program, facts, checked)
-    decision = assemble(program, case=case, facts=facts, checked=checked, statuses=statuses, now=now)
+    decision = assemble(
+        program, case=case, facts=facts, checked=checked, statuses=statuses, now=now, oracle=oracle
+    )
     return decision, facts
 
 
@@ -236,20 +253,24 @@ def decide_many(
     evaluator: Evaluator,
     now: datetime,
     documents: Sequence[Mapping[str, DocumentFacts] | None] | None = None,
+    oracle: bool = False,
 ) -> list[Decision]:
     """Decide many cases of one item at once: the same decisions, in order, as `decide` on each.
     `documents`, when given, holds the documents read for each case (same length as `cases`)."""
     if documents is not None and len(documents) != len(cases):
         raise ValueError("documents must hold one entry per case")
     with _collector_paused(len(cases)):
-        gathered: list[tuple[Case, Facts]] = []
-        for i, case in enumerate(cases):
-            form = validate_case(program.ruleset, case)
-            docs = documents[i] if documents is not None else None
-            gathered.append(
-                (case, gather_facts(program, case=case, form=form, registry=registry, documents=docs))
-            )
-        return decide_gathered(program, items=gathered, evaluator=evaluator, now=now)
+        forms = [validate_case(program.ruleset, case) for case in cases]
+        docs = documents if documents is not None else [None] * len(cases)
+        gather_fn = gather_many if oracle else gather
+        facts = gather_fn(
+            program,
+            items=list(zip(cases, forms, docs, strict=True)),
+            registry=registry,
+            ahead=[guard_queries(GUARDS, case) for case in cases],
+        )
+        gathered = list(zip(cases, facts, strict=True))
+        return decide_gathered(program, items=gathered, evaluator=evaluator, now=now, oracle=oracle)
 
 
 def decide_gathered(
@@ -258,16 +279,18 @@ def decide_gathered(
     items: Sequence[tuple[Case, Facts]],
     evaluator: Evaluator,
     now: datetime,
+    oracle: bool = False,
 ) -> list[Decision]:
     """Decide cases whose facts are already gathered (by `gather_facts`): pre-check, evaluation of
     all of them at once, explanation. The same decisions as `decide` on each case."""
     with _collector_paused(len(items)):
-        checked = [check_all(program, facts) for _, facts in items]
+        check = check_all if oracle else check_all_specialised
+        checked = [check(program, facts) for _, facts in items]
         all_statuses = evaluator.evaluate_many(
             program, [(facts, ck) for (_, facts), ck in zip(items, checked, strict=True)]
         )
         return [
-            assemble(program, case=case, facts=facts, checked=ck, statuses=statuses, now=now)
+            assemble(program, case=case, facts=facts, checked=ck, statuses=statuses, now=now, oracle=oracle)
             for (case, facts), ck, statuses in zip(items, checked, all_statuses, strict=True)
         ]
 
@@ -356,22 +379,11 @@ def _assembly_plan(program: Program) -> tuple[_ConditionPlan, ...]:
     return tuple(plan)
 
 
-_GUARDED = frozenset(o for g in GUARDS for o in g.applies_to)
-"""The outcomes some guard looks at."""
-
-
-def assemble(
-    program: Program,
-    *,
-    case: Case,
-    facts: Facts,
-    checked: list[Checked],
-    statuses: list[Status],
-    now: datetime,
-) -> Decision:
-    """The decision of one case from its facts and statuses. Every part is built here as plain data
-    and the whole decision is validated into its models in one call (pydantic builds the nested
-    models in its core, which is as fast as assembling them by hand)."""
+def _explain(
+    program: Program, facts: Facts, checked: list[Checked], statuses: list[Status]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every condition's result and the reasons of those that did not pass (the definition; the
+    specialised `_build_explain` unrolls it per ruleset)."""
     rs = program.ruleset
     env = facts.env
     conditions: list[dict[str, Any]] = []
@@ -433,14 +445,158 @@ def assemble(
                 }
             )
 
+    return conditions, reasons
+
+
+def _reason(
+    rs: Ruleset,
+    entry: _ConditionPlan,
+    ck: Checked,
+    status: Status,
+    sources: dict[str, Any],
+    env: dict[str, Any],
+    reasons: list[dict[str, Any]],
+) -> None:
+    """The reason of a condition that did not pass, as `_explain` gives it."""
+    cc, _template, _cited_paths, shown_parts, labels = entry
+    spec = cc.spec
+    if status == "fail":
+        cited = ck.values
+        if shown_parts:
+            cited = cited.copy()
+            for p, parts in shown_parts:
+                cited[p] = E.resolve(env, parts)
+        message = spec.message or f"不符合：{spec.title}"
+        message = _fill(message, cited, labels)
+        reasons.append({"condition": spec.id, "status": "fail", "message": message, "basis": spec.basis})
+    elif status == "unknown":
+        why = (
+            f"缺少或无法读取：{'、'.join(title_of(rs, m) for m in ck.missing)}"
+            if ck.missing
+            else (ck.problem or "数据无法判断")
+        )
+        details = _document_problems(sources, ck.missing)
+        if details:
+            why += "；" + "；".join(details)
+        reasons.append(
+            {
+                "condition": spec.id,
+                "status": "unknown",
+                "message": f"无法核验“{spec.title}”（{why}）",
+                "basis": spec.basis,
+            }
+        )
+
+
+_Explain = Callable[..., tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+
+
+def _build_explain(program: Program) -> _Explain:
+    """`_explain` unrolled for the program, as the source of one function: each condition's cited
+    paths, the shown values, the sources settled by the path alone and the fixed fields are written
+    into it; what depends on the case is built by straight-line code."""
+    plan: tuple[_ConditionPlan, ...] = program.memo("assembly", _assembly_plan)
+    consts: dict[str, Any] = {
+        "MISSING": E.MISSING,
+        "Decimal": Decimal,
+        "display": display,
+        "resolve": E.resolve,
+        "_reason": _reason,
+        "rs": program.ruleset,
+    }
+
+    def const(value: Any) -> str:
+        name = f"c{len(consts)}"
+        consts[name] = value
+        return name
+
+    lines = [
+        "def explain(env, checked, statuses, source_of, cited_sources):",
+        "    conditions = []",
+        "    reasons = []",
+    ]
+    for k, entry in enumerate(plan):
+        cc, template, cited_paths, shown_parts, _labels = entry
+        shown = dict(shown_parts)
+        lines.append(f"    ck = checked[{k}]")
+        lines.append(f"    status = statuses[{k}]")
+        lines.append("    vals = ck.values")
+        lines.append("    values = {}")
+        for p in cc.cited:
+            d = const(p)
+            if p in shown:
+                lines.append(f"    v = resolve(env, {const(shown[p])})")
+            else:
+                lines.append(f"    v = vals[{d}]")
+            lines.append("    tv = type(v)")
+            lines.append(f"    if tv is str or tv is bool or v is None: values[{d}] = v")
+            lines.append(f"    elif tv is Decimal: values[{d}] = format(v, 'f')")
+            lines.append(f"    elif v is not MISSING: values[{d}] = display(v)")
+        items = []
+        for j, (p, fixed) in enumerate(cited_paths):
+            d = const(p)
+            if fixed is not None:
+                items.append(f"{d}: {const(fixed)}")
+            else:
+                lines.append(f"    s{j} = cited_sources.get({d})")
+                lines.append(f"    if s{j} is None: s{j} = cited_sources[{d}] = source_of({d})")
+                items.append(f"{d}: s{j}")
+        lines.append(f"    sources = {{{', '.join(items)}}}")
+        lines.append(f"    data = {const(template)}.copy()")
+        lines.append("    data['status'] = status")
+        lines.append("    data['values'] = values")
+        lines.append("    data['sources'] = sources")
+        lines.append("    data['missing'] = list(ck.missing)")
+        lines.append("    data['note'] = ck.problem")
+        lines.append("    conditions.append(data)")
+        lines.append(
+            f"    if status != 'pass': _reason(rs, {const(entry)}, ck, status, sources, env, reasons)"
+        )
+    lines.append("    return conditions, reasons")
+    namespace = dict(consts)
+    exec(compile("\n".join(lines), f"<miaopi explanation {program.item}>", "exec"), namespace)
+    explain: _Explain = namespace["explain"]
+    return explain
+
+
+_GUARDED = frozenset(o for g in GUARDS for o in g.applies_to)
+"""The outcomes some guard looks at."""
+
+
+def assemble(
+    program: Program,
+    *,
+    case: Case,
+    facts: Facts,
+    checked: list[Checked],
+    statuses: list[Status],
+    now: datetime,
+    oracle: bool = False,
+) -> Decision:
+    """The decision of one case from its facts and statuses. Every part is built here as plain data
+    and the whole decision is validated into its models in one call (pydantic builds the nested
+    models in its core, which is as fast as assembling them by hand)."""
+    rs = program.ruleset
+    env = facts.env
+    if oracle:
+        conditions, reasons = _explain(program, facts, checked, statuses)
+    else:
+        explain = program.memo("explain", _build_explain)
+        conditions, reasons = explain(env, checked, statuses, facts.source_of, {})
+
     materials: list[dict[str, Any]] = []
     missing: list[dict[str, Any]] = []
     supplied_docs = {d.kind for d in case.documents}
-    for m, exempt_node in program.materials:
+    fast = None if oracle else specialised(program)
+    for k, (m, exempt_node) in enumerate(program.materials):
         supplied = (
             (m.document_kind in supplied_docs) if m.document_kind else (m.commitment in case.commitments)
         )
-        exempt = exempt_node is not None and E.evaluate(exempt_node, facts.env) is True
+        if fast is not None:
+            exempt_fn = fast.exempt[k]
+            exempt = exempt_fn is not None and exempt_fn(env) is True
+        else:
+            exempt = exempt_node is not None and E.evaluate(exempt_node, env) is True
         error = (
             facts.sources.get(f"documents.{m.document_kind}", {}).get("error") if m.document_kind else None
         )
@@ -476,8 +632,8 @@ def assemble(
             )
 
     outputs: dict[str, Any] = {}
-    for name, out, node in program.outputs:
-        value = E.evaluate(node, facts.env)
+    for k, (name, out, node) in enumerate(program.outputs):
+        value = fast.outputs[k](env) if fast is not None else E.evaluate(node, env)
         if value is E.MISSING:
             continue
         try:

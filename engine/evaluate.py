@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from engine import precheck
+from engine import precheck, specialised
 from engine.backends.durable import (
     BATCH,
     ENCODER,
@@ -35,6 +35,11 @@ def check_all(program: Program, facts: Facts) -> list[Checked]:
     return precheck.check_all(program, facts, ENCODER)
 
 
+def check_all_specialised(program: Program, facts: Facts) -> list[Checked]:
+    """`check_all` through the program's specialised pre-check (engine.specialised): the same."""
+    return specialised.check_all(program, facts, ENCODER)
+
+
 class Evaluator(Protocol):
     def evaluate(self, program: Program, facts: Facts, checked: list[Checked]) -> list[Status]: ...
 
@@ -55,6 +60,7 @@ __all__ = [
     "Status",
     "_fired_by",
     "check_all",
+    "check_all_specialised",
     "check_condition",
     "encode_fact",
     "encode_value",

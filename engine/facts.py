@@ -3,7 +3,7 @@ tables, each value with where it came from. Pure: registries and documents come 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -12,7 +12,7 @@ from typing import Any
 from engine import expr as E
 from engine.case import Case
 from engine.model import Derived, Lookup, Table
-from engine.ports import RegistryPort
+from engine.ports import Query, RegistryPort
 from engine.program import Program, Step, engine_value
 from engine.registries import REGISTRIES
 
@@ -95,6 +95,58 @@ def gather_facts(
     documents: Mapping[str, DocumentFacts] | None = None,
 ) -> Facts:
     """Build the fact environment of one case, running every step in dependency order."""
+    return gather_many(program, items=[(case, form, documents)], registry=registry)[0]
+
+
+def gather_many(
+    program: Program,
+    *,
+    items: Sequence[tuple[Case, dict[str, Any], Mapping[str, DocumentFacts] | None]],
+    registry: RegistryPort,
+    ahead: Sequence[Sequence[Query]] = (),
+) -> list[Facts]:
+    """`gather_facts` for several cases (case, validated form, documents), the same facts, in order.
+
+    When the registry port can read look-ups ahead (`prefetch`, see engine.ports), the look-ups are
+    announced in rounds: every look-up whose inputs are known at that point, of every case, at once
+    (and, with the first round, `ahead[i]`: further queries case i will ask, e.g. the guards'). The
+    steps still run in their order and ask `find` one by one, as without a prefetch."""
+    prefetch = getattr(registry, "prefetch", None)
+    gathered = [_initial_facts(program, case, form, documents, registry) for case, form, documents in items]
+    if prefetch is None:
+        for facts in gathered:
+            for _ in _run_steps(program, facts, registry, announce=False):
+                pass
+        return gathered
+    runs = [_run_steps(program, facts, registry, announce=True) for facts in gathered]
+    first = True
+    while runs:
+        queries: list[Query] = []
+        if first:
+            for extra in ahead:
+                queries.extend(extra)
+            first = False
+        running = []
+        for run in runs:
+            try:
+                queries.extend(next(run))
+            except StopIteration:
+                continue
+            running.append(run)
+        if queries:
+            prefetch(queries)
+        runs = running
+    return gathered
+
+
+def _initial_facts(
+    program: Program,
+    case: Case,
+    form: dict[str, Any],
+    documents: Mapping[str, DocumentFacts] | None,
+    registry: RegistryPort,
+) -> Facts:
+    """The facts before any step: the form, the applicant, the case, the parameters, the documents."""
     rs = program.ruleset
     documents = documents or {}
     env: dict[str, Any] = {
@@ -157,15 +209,34 @@ def gather_facts(
             "problems": doc_problems,
         }
     env["documents"] = docs_env
-    facts = Facts(env=env, sources=sources, registry=registry)
-    for step in program.steps:
+    return Facts(env=env, sources=sources, registry=registry)
+
+
+def _run_steps(
+    program: Program, facts: Facts, registry: RegistryPort, *, announce: bool
+) -> Iterator[list[Query]]:
+    """Run every step in order. With `announce`, before the first look-up not yet announced, yield
+    the queries of every look-up not yet announced whose inputs are all known by then (a round)."""
+    steps = program.steps
+    done: set[str] = set()
+    announced: set[str] = set()
+    for i, step in enumerate(steps):
         if step.kind == "lookup":
+            if announce and step.name not in announced:
+                queries: list[Query] = []
+                for later in steps[i:]:
+                    if later.kind == "lookup" and later.name not in announced and later.deps <= done:
+                        announced.add(later.name)
+                        query = _lookup_query(later, facts.env)
+                        if query is not None:
+                            queries.append(query)
+                yield queries
             _run_lookup(step, facts, registry)
         elif step.kind == "derived":
             _run_derived(step, facts)
         else:
             _run_table(step, facts)
-    return facts
+        done.add(step.name)
 
 
 def _step_inputs(step: Step, facts: Facts) -> list[Source]:
@@ -173,21 +244,35 @@ def _step_inputs(step: Step, facts: Facts) -> list[Source]:
     return [sources[d] for d in step.ordered_deps if d in sources]
 
 
+def _lookup_match(step: Step, env: dict[str, Any]) -> dict[str, list[Any]] | None:
+    """The values a look-up matches, by column; None when one of them is not known."""
+    match: dict[str, list[Any]] = {}
+    for col, node in step.match.items():
+        value = E.evaluate(node, env)
+        values = value if type(value) is list else [value]
+        if any(v is E.MISSING for v in values):
+            return None
+        match[col] = [v for v in values if v is not None]
+    return match
+
+
+def _lookup_query(step: Step, env: dict[str, Any]) -> Query | None:
+    """The query a look-up will ask (see `_run_lookup`), None when it asks none."""
+    match = _lookup_match(step, env)
+    if match is None or not all(match.values()):
+        return None
+    spec = step.spec
+    assert isinstance(spec, Lookup)
+    return spec.registry, match
+
+
 def _run_lookup(step: Step, facts: Facts, registry: RegistryPort) -> None:
     spec = step.spec
     assert isinstance(spec, Lookup)
     reg = REGISTRIES[spec.registry]
-    match: dict[str, list[Any]] = {}
-    unknown = False
-    for col, node in step.match.items():
-        value = E.evaluate(node, facts.env)
-        values = value if type(value) is list else [value]
-        if any(v is E.MISSING for v in values):
-            unknown = True
-            break
-        match[col] = [v for v in values if v is not None]
+    match = _lookup_match(step, facts.env)
     source: Source = {"kind": "registry", "registry": reg.name, "title": reg.title}
-    if unknown:
+    if match is None:
         facts.env[step.name] = E.MISSING
         facts.sources[step.name] = {**source, "note": "查询条件未知，未查询"}
         return

@@ -3,7 +3,9 @@ only make an outcome stricter (an approval becomes a review, never the other way
 says why, as a reason of the decision.
 
 A guard names the outcomes it looks at (`applies_to`): it is consulted only when the outcome is one
-of them, so a registry it reads is queried only then. The blacklist guard is the one built in.
+of them, so a registry it reads is queried only then (it may say beforehand what it would ask,
+`queries`, so that a registry port can read it with the case's look-ups; asking stays the guard's
+own). The blacklist guard is the one built in.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Literal, Protocol
 
 from engine.case import Case
 from engine.errors import EngineFault
-from engine.ports import RegistryPort
+from engine.ports import Query, RegistryPort
 
 Outcome = Literal["approved", "review", "returned", "rejected"]
 STRICTNESS: dict[str, int] = {"approved": 0, "review": 1, "returned": 2, "rejected": 3}
@@ -49,6 +51,11 @@ class BlacklistGuard:
     condition = "credit_blacklist"
     message = "申请人列入信用黑名单（联合惩戒对象），不适用自动审批，转人工审核"
 
+    def queries(self, case: Case) -> list[Query]:
+        """What `check` asks the registries for this case."""
+        subject = case.applicant.credit_code or case.applicant.id_number
+        return [("credit_records", {"subject_id": [subject]})] if subject else []
+
     def check(self, case: Case, registry: RegistryPort) -> Verdict | None:
         subject = case.applicant.credit_code or case.applicant.id_number
         if not subject:
@@ -65,6 +72,16 @@ class BlacklistGuard:
 
 GUARDS: tuple[Guard, ...] = (BlacklistGuard(),)
 """The guards every decision goes through, in order."""
+
+
+def guard_queries(guards: Sequence[Guard], case: Case) -> list[Query]:
+    """The queries the guards may ask for a case (those that say so), for reading ahead."""
+    out: list[Query] = []
+    for guard in guards:
+        queries = getattr(guard, "queries", None)
+        if queries is not None:
+            out.extend(queries(case))
+    return out
 
 
 def apply_guards(

@@ -11,8 +11,17 @@ Row = Mapping[str, Any]
 """One registry row: column name → str | Decimal | int | date | None (types per engine.registries)."""
 
 
+Query = tuple[str, Mapping[str, Sequence[Any]]]
+"""One look-up: the registry and the values each column must equal (the arguments of `find`)."""
+
+
 class RegistryPort(Protocol):
-    """Read access to the shared government registries."""
+    """Read access to the shared government registries.
+
+    A port may also have `prefetch(queries: Sequence[Query]) -> None`: a hint that these look-ups
+    are about to be asked, so that it can read them together (one statement instead of one each).
+    It returns nothing and changes no answer: every look-up is still asked through `find`, which
+    gives the same rows as without the hint. The engine calls it when the port has it."""
 
     def find(self, registry: str, match: Mapping[str, Sequence[Any]]) -> list[Row]:
         """Rows of `registry` whose column equals one of the given values, for every column in `match`.
@@ -77,4 +86,4 @@ class InMemoryRegistry:
         return [r for r in candidates if all(r.get(c) in vs for c, vs in wanted.items())]
 
 
-__all__ = ["Decimal", "InMemoryRegistry", "RegistryPort", "Row", "date"]
+__all__ = ["Decimal", "InMemoryRegistry", "Query", "RegistryPort", "Row", "date"]

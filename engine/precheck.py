@@ -146,9 +146,7 @@ def _leaf_problem(cc: CompiledCondition, infos: dict[str, _Info], env: dict[str,
     return None, by_value
 
 
-def _check(
-    cc: CompiledCondition, env: dict[str, Any], infos: dict[str, _Info], encoder: Encoder
-) -> Checked:
+def _check(cc: CompiledCondition, env: dict[str, Any], infos: dict[str, _Info], encoder: Encoder) -> Checked:
     """The pre-check of one condition; `infos` caches each path's resolution for the whole case."""
     values: dict[str, Any] = {}
     encoded: dict[str, Any] = {}

@@ -440,4 +440,3 @@ class _Builder:
 
 def _durable(program: Program) -> durable.DurableRules:
     return durable.rules_for(program)
-

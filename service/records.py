@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.facts import DocumentFacts
-from engine.ports import RegistryPort, Row
+from engine.ports import Query, RegistryPort, Row
 from store.records import DecisionRow
 
 
@@ -72,6 +72,12 @@ class RecordingRegistry:
         key = _query_key(registry, match)
         self.calls[key] = {"registry": registry, "rows": [encode_value(dict(r)) for r in rows]}
         return rows
+
+    def prefetch(self, queries: Sequence[Query]) -> None:
+        """Passed through: reading ahead records nothing, the `find` calls that follow do."""
+        prefetch = getattr(self.inner, "prefetch", None)
+        if prefetch is not None:
+            prefetch(queries)
 
     def records(self) -> list[dict[str, Any]]:
         """The registry rows the decision read, by registry (what the approver sees as 共享数据)."""

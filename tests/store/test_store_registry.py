@@ -133,3 +133,88 @@ def test_agrees_with_in_memory_registry(port: SqlRegistry) -> None:
     ]
     for registry, match in cases:
         assert port.find(registry, match) == sort_by_key(registry, memory.find(registry, match))
+
+
+# -- reading look-ups ahead (prefetch): one statement, the same rows -----------------------------------
+
+_AHEAD: list[tuple[str, dict[str, Any]]] = [
+    ("population", {"id_number": [P1, P2, "x"]}),
+    ("population", {"id_number": [P3]}),
+    ("population", {"birth_date": ["1990-03-07"]}),
+    ("marriage", {"id_number": [P1], "status": ["married"]}),
+    ("kinship", {"child_id_number": [P3]}),
+    ("certificates", {"holder_id": [E1, P1]}),
+    ("credit_records", {"subject_id": [E2, P4], "lifted_on": [None]}),
+    ("credit_records", {"subject_id": [E2]}),  # code-point order of the reasons, inside the union
+    ("enterprises", {"address": [None, "北京市海淀区某路2号"]}),
+    ("real_estate", {"area_m2": [Decimal("89.50000")]}),
+    ("real_estate", {"area_m2": [Decimal("89.50001"), 90]}),  # nothing can equal these
+    ("contract_filings", {"buyer_id_number": [P1]}),  # decimals at full precision
+    ("safety_accidents", {"fatalities": [0, 2**40]}),
+    ("social_insurance", {"month": [date(2026, 9, 30)], "id_number": [P1]}),
+    ("population", {"id_number": []}),  # matches nothing: no query at all
+]
+
+
+class _Statements:
+    """Counts the queries (SELECT statements) an engine sends."""
+
+    def __init__(self, engine: Engine) -> None:
+        from sqlalchemy import event
+
+        self.count = 0
+        self.texts: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                self.count += 1
+                self.texts.append(statement)
+
+        event.listen(engine, "before_cursor_execute", seen)
+
+
+def test_prefetch_reads_ahead_in_one_statement_and_changes_no_answer(
+    port: SqlRegistry, engine: Engine
+) -> None:
+    expected = [port.find(registry, match) for registry, match in _AHEAD]
+    statements = _Statements(engine)
+    with port.reading():
+        port.prefetch(_AHEAD)
+        assert statements.count == 1, statements.texts
+        got = [port.find(registry, match) for registry, match in _AHEAD]
+        assert statements.count == 1  # every find answered from what was read
+    assert got == expected
+    for rows in got:
+        for row in rows:
+            assert type(row) is dict
+    # types as find gives them (dates, exact decimals, integers)
+    by_query = dict(zip([repr(q) for q in _AHEAD], got, strict=True))
+    [filing] = by_query[repr(_AHEAD[11])]
+    assert filing["price_yuan"] == Decimal("12345678901234.5678") and str(filing["area_m2"]) == "120.5500"
+    assert all(type(r["fatalities"]) is int for r in by_query[repr(_AHEAD[12])])
+
+
+def test_prefetch_is_kept_only_inside_its_reading_block(port: SqlRegistry, engine: Engine) -> None:
+    for registry, match in _AHEAD[:3]:
+        port.find(registry, match)  # the tables are seen (PostgreSQL asks its catalogue the first time)
+    statements = _Statements(engine)
+    port.prefetch(_AHEAD[:3])  # outside reading(): nothing read ahead
+    assert statements.count == 0
+    with port.reading():
+        port.prefetch(_AHEAD[:3])
+        port.prefetch(_AHEAD[:3])  # already read: no second statement
+        assert statements.count == 1
+    with port.reading():
+        port.find(*_AHEAD[0])  # a new block, a new snapshot: asked again
+        assert statements.count == 2
+
+
+def test_prefetch_leaves_refusals_to_find(port: SqlRegistry) -> None:
+    with port.reading():
+        port.prefetch([("people", {}), ("population", {"birth_date": ["1990/03/07"]}), _AHEAD[0]])
+        with pytest.raises(StoreError) as info:
+            port.find("population", {"birth_date": ["1990/03/07"]})
+        assert info.value.code == "bad_value"
+        assert port.find(*_AHEAD[0]) == sort_by_key(
+            "population", InMemoryRegistry(dataset()).find(*_AHEAD[0])
+        )
