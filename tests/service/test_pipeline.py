@@ -173,7 +173,10 @@ def test_a_submission_is_committed_before_the_answer(env: Env, client: TestClien
     assert body == {
         "case_id": data["case_id"],
         "status": "queued",
+        "status_label": "已受理",
         "outcome": None,
+        "outcome_label": None,
+        "progress_label": "已受理",
         "created": True,
         "links": {"self": f"/api/v1/cases/{data['case_id']}"},
     }
