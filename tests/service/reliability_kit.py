@@ -280,6 +280,37 @@ def leasing_worker(db_url: str, server_pid: int) -> tuple[int, str] | None:
     return None
 
 
+def wait_gone(pid: int, timeout: float = 10) -> None:
+    """Until process `pid` has died (a zombie counts: it runs nothing), and a moment more, so that
+    a COMMIT it sent just before the signal has reached the database."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.005)
+    else:
+        raise AssertionError(f"process {pid} still runs {timeout} s after SIGKILL")
+    time.sleep(0.2)
+
+
+def still_held_by(db_url: str, case_id: str, pid: int) -> bool:
+    """Whether `case_id` is still in progress under the lease of worker `pid`. Asked after that
+    worker is dead, it tells whether the kill came while the worker was deciding the case (its lease
+    stays until it expires) or only after it had committed the decision: a worker that is fast
+    enough finishes between the look-up that chose it and the kill."""
+    engine = create_engine_for(db_url)
+    try:
+        with Session(engine) as session:
+            row = session.get(CaseRow, case_id)
+    finally:
+        engine.dispose()
+    owner = None if row is None else row.lease_owner
+    return row is not None and row.status == "processing" and str(owner).endswith(f":{pid}")
+
+
 # -- hostile bodies --------------------------------------------------------------------------------------
 def send_endless_body(
     base: str,
