@@ -23,8 +23,8 @@ from reliability_kit import (
     ledger,
     resubmit,
     still_held_by,
-    wait_gone,
     wait_decided,
+    wait_gone,
 )
 
 from benchmarks.service import running_service

@@ -187,9 +187,7 @@ def test_an_idle_claim_may_be_taken_over_by_another_approver(env: Env) -> None:
     assert taken.claimed_by == "approver_b"
     # the first approver lost the claim: they can neither decide nor release it
     with pytest.raises(Conflict):
-        decide_task(
-            env.services, user=a, task_id=tid, outcome="approve", comment="同意", now=t0 + idle * 2
-        )
+        decide_task(env.services, user=a, task_id=tid, outcome="approve", comment="同意", now=t0 + idle * 2)
     with pytest.raises(Conflict):
         release_task(env.services, user=a, task_id=tid, now=t0 + idle * 2)
     # an approver of another department cannot take it over at all
