@@ -457,6 +457,10 @@ class CaseView(BaseModel):
     engine_outcome: str | None
     progress_label: str
     """Where the case stands for its applicant (service/labels.py: progress_label)."""
+    round: int
+    """The case's current round: 1, then one more for each correction resubmitted (补正)."""
+    decision_round: int | None
+    """The round `decision` is of: the latest decided one (the current round while it is decided)."""
     commitment: bool
     received_at: IsoTime
     received_at_local: str
@@ -498,6 +502,8 @@ def case_view(session: Session, *, user: User, row: CaseRow, now: datetime) -> C
         outcome_label=labels.label(labels.OUTCOME_LABELS, row.outcome),
         engine_outcome=row.engine_outcome,
         progress_label=labels.progress_label(row.status, row.outcome),
+        round=row.round,
+        decision_round=decision.round if decision is not None else None,
         commitment=row.commitment,
         received_at=row.received_at,
         received_at_local=labels.local_time(row.received_at) or "",

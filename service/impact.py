@@ -33,7 +33,7 @@ from engine.registries import REGISTRIES, Registry
 from service import access
 from service.errors import InvalidRequest
 from service.records import NotRecorded, ReplayRegistry, decode_documents
-from store.records import DecisionRow, User
+from store.records import DecisionRow, User, latest_round_only
 
 if TYPE_CHECKING:
     from service.container import Services
@@ -278,7 +278,7 @@ def _recorded(
             cast(DecisionRow.facts, Text),
             cast(DecisionRow.decision, Text),
         )
-        .where(DecisionRow.item == item)
+        .where(DecisionRow.item == item, latest_round_only())
         .order_by(DecisionRow.id)
     )
     if since is not None:
@@ -286,7 +286,7 @@ def _recorded(
     if limit is not None:  # the latest `limit`, still replayed oldest first
         latest = (
             select(DecisionRow.id)
-            .where(DecisionRow.item == item)
+            .where(DecisionRow.item == item, latest_round_only())
             .order_by(DecisionRow.id.desc())
             .limit(limit)
         )
@@ -302,7 +302,7 @@ def _recorded(
 def count_recorded(services: Services, *, item: str, since: datetime | None) -> int:
     from sqlalchemy import func
 
-    query = select(func.count()).select_from(DecisionRow).where(DecisionRow.item == item)
+    query = select(func.count()).select_from(DecisionRow).where(DecisionRow.item == item, latest_round_only())
     if since is not None:
         query = query.where(DecisionRow.decided_at >= since)
     with services.sessions() as session:

@@ -49,6 +49,8 @@ class TaskView(BaseModel):
     id: int
     case_id: str
     kind: str
+    round: int
+    """The case's round the task belongs to (1, then 2 after a first 补正, ...)."""
     department: str
     status: str
     due_at: IsoTime
@@ -141,6 +143,7 @@ def task_view(task: TaskRow, *, now: datetime) -> TaskView:
         id=task.id,
         case_id=task.case_id,
         kind=task.kind,
+        round=task.round,
         department=task.department,
         status=task.status,
         due_at=task.due_at,

@@ -8,13 +8,16 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from store.records import CaseRow, DecisionRow, RulesetVersion, TaskRow
+from store.records import CaseRow, DecisionRow, RulesetVersion, TaskRow, latest_round_only
 
 
 def stats(session: Session, *, now: datetime) -> dict[str, Any]:
-    """Figures for /metrics and the queue page: cases by outcome and status, the auto-approval rate."""
+    """Figures for /metrics and the queue page: cases by outcome (of each case's latest decided round)
+    and status, the auto-approval rate."""
     by_outcome = dict(
-        session.execute(select(DecisionRow.outcome, func.count()).group_by(DecisionRow.outcome)).all()
+        session.execute(
+            select(DecisionRow.outcome, func.count()).where(latest_round_only()).group_by(DecisionRow.outcome)
+        ).all()
     )
     by_status = dict(session.execute(select(CaseRow.status, func.count()).group_by(CaseRow.status)).all())
     decided = sum(by_outcome.values())

@@ -21,9 +21,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    exists,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from store.tables import Base
@@ -176,6 +177,13 @@ class DecisionRow(Base):
     decision: Mapped[dict[str, Any]] = mapped_column(JSON)
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
     elapsed_ms: Mapped[float] = mapped_column(default=0.0)
+
+
+def latest_round_only() -> Any:
+    """A condition on `DecisionRow` keeping each case's decision of its latest decided round: a case
+    corrected and resubmitted (补正) is decided once per round, and counts once."""
+    later = aliased(DecisionRow)
+    return ~exists().where(later.case_id == DecisionRow.case_id, later.round > DecisionRow.round)
 
 
 class TaskRow(Base):

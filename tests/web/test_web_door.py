@@ -21,10 +21,12 @@ from api.app import create_app
 from engine.case import parse_case
 from engine.errors import CaseError
 from miaopi.worker import run_worker
+from service.cases import case_view
 from service.identity import Assertion
 from service.replay import replay
 from service.rulesets import load_program, publish_ruleset
 from service.settings import PROJECT_ROOT
+from service.stats import stats
 from service.transactions import utcnow
 from service.users import Subject, add_user, subject_for
 from store.records import AuditEvent, CaseDocument, CaseRow, DecisionRow, ResultRow, User
@@ -376,6 +378,14 @@ def test_a_returned_case_is_corrected_and_decided_again_on_the_same_case(
             ("purchase_contract.pdf", hashlib.sha256(CONTRACT.read_bytes()).hexdigest())
         ]
         assert session.scalars(select(CaseRow.round).where(CaseRow.id == case_id)).one() == 2
+        # the JSON view says which round it shows; the figures count the case once, by its last round
+        view = case_view(
+            session, user=session.get(User, "yu"), row=session.get(CaseRow, case_id), now=utcnow()
+        )
+        assert (view.round, view.decision_round, view.outcome) == (2, 2, "approved")
+        assert [(t.kind, t.round) for t in view.tasks if t.kind == "review"] in ([], [("review", 1)])
+        cases_decided = len(set(session.scalars(select(DecisionRow.case_id)).all()))
+        assert sum(stats(session, now=utcnow())["cases_by_outcome"].values()) == cases_decided
     for round_ in (1, 2):
         assert replay(env.services, case_id=case_id, now=utcnow(), round=round_)["reproduced"] is True
     # decided, it cannot be corrected again
