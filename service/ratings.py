@@ -300,9 +300,7 @@ def follow_ups(
     tasks = review.list_tasks(session, user=user, now=now, kind="follow_up", include_done=include_done)
     by_task = {
         r.follow_up_task: r
-        for r in session.scalars(
-            select(RatingRow).where(RatingRow.follow_up_task.in_([t.id for t in tasks]))
-        )
+        for r in session.scalars(select(RatingRow).where(RatingRow.follow_up_task.in_([t.id for t in tasks])))
     }
     names = item_names(services, session, {r.item for r in by_task.values()}, now=now)
     out = []
@@ -328,9 +326,7 @@ def follow_ups(
     return out
 
 
-def close_follow_up(
-    services: Services, *, user: User, task_id: int, note: str, now: datetime
-) -> TaskRow:
+def close_follow_up(services: Services, *, user: User, task_id: int, note: str, now: datetime) -> TaskRow:
     """Close a follow-up task with the approver's note on what was done: the task is claimed first when
     the approver has not claimed it (an idle claim of another taken over as for any task), then decided
     `close`; both steps are audited as every task action is (task.claimed, task.decided.follow_up)."""

@@ -1,7 +1,8 @@
 """The web pages, one module per screen: the approvers' sign-in (login), the review and post-check
 queues (queue), the case page (case), its task forms (task), result documents and the public
-verification page (results), the 差评回访 queue and the ratings summary (ratings); the public service guide (guide) and the applicant's pages (applicant:
-sign-in, their cases, applying, progress, correction). What they show and how comes from
+verification page (results), the 差评回访 queue and the ratings summary (ratings); the public service
+guide (guide) and the applicant's pages (applicant: sign-in, their cases, applying, progress,
+correction, 好差评). What they show and how comes from
 api/presenters.py; what they show comes from the service layer."""
 
 from __future__ import annotations
