@@ -3,7 +3,8 @@
 Starts the API, the approvers' pages and a worker process; submits every sample case (with its
 documents) as the demo administrator (staff submit on the applicants' behalf; an applicant account
 submits only the cases of the subject it is bound to); waits until the engine has decided them all; prints
-each case's outcome, the auto-approval rate, the queue page's address and the demo sign-ins; then
+each case's outcome, the auto-approval rate, the queue page's address and the demo sign-ins of the
+staff and of the applicants (the local sign-in of the applicant's door); then
 keeps serving until Ctrl-C. Running it again reuses the database: the cases carry their ids, so a
 second submission returns the first one instead of creating another.
 """
@@ -47,6 +48,19 @@ DEMO_USERS = (
     ("auditor", "审计员（演示）", "auditor", None),
     ("admin", "管理员（演示）", "admin", None),
 )
+DEMO_APPLICANTS = (
+    ("wang", "王成帆", "510122198209032792", None, "个人，契税申报：提交即秒批，办结后可好差评"),
+    ("yu", "余娜雪", "510106199509110988", None, "个人，契税申报：缺少网签备案时退回补正"),
+    (
+        "tiancheng",
+        "成都天诚建设集团有限公司",
+        "91510100MA6E4KXP1J",
+        "510120197907272761",
+        "企业（法定代表人办理），安全生产许可证延续",
+    ),
+)
+"""Demo applicant accounts of the local sign-in (/login/applicant), each bound to a subject of the shared
+data: (account, name, ID number or credit code, acting 法定代表人's ID number, what to try)."""
 
 
 def ensure_demo_users(services: Any) -> dict[str, str]:
@@ -75,6 +89,47 @@ def ensure_demo_users(services: Any) -> dict[str, str]:
             now=utcnow(),
         )
     return tokens
+
+
+def ensure_demo_applicants(services: Any) -> list[tuple[str, str, str]]:
+    """Create the demo applicant accounts when missing, bound to their subjects; returns (account, name,
+    what to try) of those that can sign in. A subject the shared data cannot confirm (an enterprise's
+    法定代表人 when the data is not loaded) is left out."""
+    from service.errors import ServiceError
+    from service.transactions import utcnow
+    from service.users import add_user, subject_for
+    from store.records import User
+
+    ready = []
+    for uid, name, subject_id, acting, hint in DEMO_APPLICANTS:
+        with services.sessions() as session:
+            known = session.get(User, uid) is not None
+        if not known:
+            try:
+                subject = subject_for(services, subject_id=subject_id, acting_id=acting)
+                add_user(
+                    services,
+                    user_id=uid,
+                    display_name=name,
+                    role="applicant",
+                    department=None,
+                    password=DEMO_PASSWORD,
+                    subject=subject,
+                    now=utcnow(),
+                )
+            except ServiceError:
+                continue
+        ready.append((uid, name, hint))
+    return ready
+
+
+def applicant_sign_ins(base: str, applicants: list[tuple[str, str, str]]) -> str:
+    """What the demo prints for the applicants: the local sign-in's address and the demo accounts."""
+    if not applicants:
+        return ""
+    lines = [f"申请人登录（本地统一身份认证）：{base}/login/applicant  → 我的办件：{base}/my"]
+    lines += [f"  {mask_name(name)} {uid} / {DEMO_PASSWORD}（{hint}）" for uid, name, hint in applicants]
+    return "\n".join(lines) + "\n"
 
 
 def sample_submissions(settings: Settings) -> list[tuple[str, dict[str, Any], list[tuple[str, bytes]]]]:
@@ -260,6 +315,7 @@ def _run(argv: list[str] | None) -> int:
     console = Console(width=max(Console().width, 150))
     services = create_services(settings)
     tokens = ensure_demo_users(services)
+    applicants = ensure_demo_applicants(services)
     supervisor = WorkerSupervisor(settings, processes=1)
     app = create_app(settings, services=services, supervisor=supervisor)
     server = uvicorn.Server(
@@ -298,8 +354,10 @@ def _run(argv: list[str] | None) -> int:
             f"  税务审核员 tax-approver / {DEMO_PASSWORD}（B岗 tax-approver-b）\n"
             f"  许可审核员 permit-approver / {DEMO_PASSWORD}\n"
             f"  人才引进审核员 talent-approver / {DEMO_PASSWORD}\n"
+            f"  差评回访：{base}/follow-ups  好差评统计：{base}/ratings\n"
             f"  API 文档：{base}/docs  指标：{base}/metrics\n"
-            "按 Ctrl-C 停止。",
+            + applicant_sign_ins(base, applicants)
+            + "按 Ctrl-C 停止。",
             highlight=False,
         )
 

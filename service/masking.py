@@ -39,6 +39,16 @@ def mask_text(
     return text
 
 
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+
+
+def mask_comment(text: str, *, names: list[str] | tuple[str, ...] = ()) -> str:
+    """Free text an applicant wrote (a rating's comment) for a list view: ID numbers, mobile numbers
+    (138****5678) and the given names masked."""
+    text = mask_text(text, names=names)
+    return _PHONE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+
+
 _ID_KINDS = frozenset({"id_number", "credit_code", "subject_id"})
 
 

@@ -30,7 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service import access, labels, review
-from service.errors import Conflict, Forbidden, InvalidRequest
+from service.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from service.masking import mask_comment, mask_name
 from service.review import IsoTime
 from service.transactions import writing
 from store import audit
@@ -120,6 +121,8 @@ def rate_case(
 ) -> RatingView:
     """Record the applicant's rating of their ended case (see the module's rules)."""
     _check_rater(user)
+    if not level:
+        raise InvalidRequest("请选择评价等级", problems=[{"path": "level", "message": "未选择"}])
     if level not in LEVELS:
         raise InvalidRequest(
             "评价等级只能是非常满意、满意、基本满意、不满意、非常不满意之一",
@@ -218,8 +221,13 @@ class RatingSummary:
 
     @property
     def satisfied_ratio(self) -> float:
-        """Share of ratings 基本满意 or better (满意率)."""
+        """Share of ratings 基本满意 or better (满意率, 好评)."""
         return (self.total - self.bad) / self.total if self.total else 0.0
+
+    @property
+    def bad_ratio(self) -> float:
+        """Share of 差评 (不满意 and 非常不满意)."""
+        return self.bad / self.total if self.total else 0.0
 
     def add(self, score: int, count: int) -> None:
         self.total += count
@@ -255,3 +263,83 @@ def summary(session: Session, *, user: User, by: str = "item") -> list[RatingSum
         entry = out.setdefault(key, RatingSummary(department=dept, item=key[1]))
         entry.add(score, n)
     return list(out.values())
+
+
+def item_names(services: Services, session: Session, items: set[str], *, now: datetime) -> dict[str, str]:
+    """The items' names (of the ruleset in force), the item id when it has none."""
+    out = {}
+    for item in sorted(items):
+        rs = services.rulesets.in_force(session, item=item, at=now)
+        out[item] = rs.item.name if rs else item
+    return out
+
+
+# -- follow-ups of bad ratings ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FollowUp:
+    """A line of the 差评回访 queue: the task, its case's item, the rating's level and comment (masked:
+    ID numbers, phone numbers and the applicant's name)."""
+
+    task: review.TaskView
+    item: str
+    item_name: str
+    applicant: str
+    """Masked."""
+    level_label: str
+    score: int
+    comment: str
+    """Masked."""
+    rated_at: datetime
+
+
+def follow_ups(
+    services: Services, session: Session, *, user: User, now: datetime, include_done: bool = False
+) -> list[FollowUp]:
+    """The follow-up tasks of the user's department (all departments for auditors and admins), red
+    cards first, each with the rating that opened it."""
+    tasks = review.list_tasks(session, user=user, now=now, kind="follow_up", include_done=include_done)
+    by_task = {
+        r.follow_up_task: r
+        for r in session.scalars(select(RatingRow).where(RatingRow.follow_up_task.in_([t.id for t in tasks])))
+    }
+    names = item_names(services, session, {r.item for r in by_task.values()}, now=now)
+    out = []
+    for t in tasks:
+        rating = by_task.get(t.id)
+        case = session.get(CaseRow, t.case_id)
+        if rating is None or case is None:
+            continue
+        applicant = case.payload.get("applicant", {}) if isinstance(case.payload, dict) else {}
+        name = str(applicant.get("name", ""))
+        out.append(
+            FollowUp(
+                task=review.task_view(t, now=now),
+                item=rating.item,
+                item_name=names.get(rating.item, rating.item),
+                applicant=mask_name(name),
+                level_label=LABEL_OF_SCORE[rating.score],
+                score=rating.score,
+                comment=mask_comment(rating.comment, names=[name]),
+                rated_at=rating.rated_at,
+            )
+        )
+    return out
+
+
+def close_follow_up(services: Services, *, user: User, task_id: int, note: str, now: datetime) -> TaskRow:
+    """Close a follow-up task with the approver's note on what was done: the task is claimed first when
+    the approver has not claimed it (an idle claim of another taken over as for any task), then decided
+    `close`; both steps are audited as every task action is (task.claimed, task.decided.follow_up)."""
+    access.require(user, *access.DECIDERS)
+    with services.sessions() as session:
+        task = access.check_task(user, session.get(TaskRow, task_id), task_id)
+        kind, status, claimed_by = task.kind, task.status, task.claimed_by
+    if kind != "follow_up":
+        raise NotFound(f"没有编号为 {task_id} 的回访任务")
+    if status == "done":
+        raise Conflict("该回访任务已办结")
+    if not (note or "").strip():
+        raise InvalidRequest("请填写回访处理情况", problems=[{"path": "comment", "message": "不能为空"}])
+    if not (status == "claimed" and claimed_by == user.id):
+        review.claim_task(services, user=user, task_id=task_id, now=now)
+    return review.decide_task(services, user=user, task_id=task_id, outcome="close", comment=note, now=now)

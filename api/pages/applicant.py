@@ -28,7 +28,7 @@ from engine.errors import CaseError
 from engine.guide import guide_of
 from engine.model import Ruleset
 from service import applicant as door
-from service import cases, results
+from service import cases, ratings, results
 from service.container import Services
 from service.disclosure import mask_others
 from service.errors import ServiceError
@@ -401,11 +401,20 @@ async def apply(item: str, request: Request, services: ServicesDep) -> Response:
 
 
 # -- following a case ------------------------------------------------------------------------------------
-@router.get("/my/cases/{case_id}", response_class=HTMLResponse)
-def progress(case_id: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
-    user, _ws = applicant(request, session)
+def _progress_page(
+    request: Request,
+    services: Services,
+    session: Session,
+    *,
+    user: User,
+    case_id: str,
+    rating_error: ServiceError | None = None,
+    rating_form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     try:
         prog = door.progress(services, session, user=user, case_id=case_id, now=now())
+        rating = ratings.rating_state(session, user=user, case_id=case_id)
     except ServiceError as exc:
         return error_page(request, exc)
     return render(
@@ -419,8 +428,53 @@ def progress(case_id: str, request: Request, services: ServicesDep, session: Ses
             "decision": prog.decision,
             "refresh": prog.pending,
             "outcome_label": door.outcome_label(prog.row),
+            "rating": rating,
+            "levels": [(code, lab) for code, (_score, lab) in ratings.LEVELS.items()],
+            "max_comment": ratings.MAX_COMMENT,
+            "rating_error": rating_error,
+            "rating_form": rating_form or {},
+            "rated_now": request.query_params.get("msg") == "rated",
         },
+        status=status,
     )
+
+
+@router.get("/my/cases/{case_id}", response_class=HTMLResponse)
+def progress(case_id: str, request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    user, _ws = applicant(request, session)
+    return _progress_page(request, services, session, user=user, case_id=case_id)
+
+
+@router.post("/my/cases/{case_id}/rating", response_class=HTMLResponse)
+def rate(
+    case_id: str,
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    csrf: str = Form("", max_length=100),
+    level: str = Form("", max_length=40),
+    comment: str = Form("", max_length=4000),
+) -> Response:
+    """好差评 from the progress page: the same use case as POST /api/v1/cases/{id}/rating."""
+    user, ws = applicant(request, session)
+    check_csrf(ws, csrf)
+    try:
+        ratings.rate_case(services, user=user, case_id=case_id, level=level, comment=comment, now=now())
+    except ServiceError as exc:
+        if exc.status in (403, 404):
+            return error_page(request, exc)
+        session.expire_all()
+        return _progress_page(
+            request,
+            services,
+            session,
+            user=user,
+            case_id=case_id,
+            rating_error=exc,
+            rating_form={"level": level, "comment": comment},
+            status=exc.status,
+        )
+    return RedirectResponse(f"/my/cases/{case_id}?{urlencode({'msg': 'rated'})}", status_code=303)
 
 
 @router.get("/my/results/{code}.pdf")

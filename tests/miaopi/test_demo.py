@@ -76,3 +76,33 @@ def test_ctrl_c_stops_the_demo_with_one_line_and_no_traceback(tmp_path: Path) ->
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+
+def test_the_demo_prints_applicant_sign_ins_that_work(tmp_path: Path) -> None:
+    """The applicant accounts the demo prints sign in at the local sign-in, bound to their subjects;
+    running the demo again keeps them."""
+    from miaopi.demo import DEMO_PASSWORD, applicant_sign_ins, ensure_demo_applicants
+    from service.container import create_services
+    from service.identity import LocalIdentity, applicant_for
+    from service.settings import Settings
+    from store.loader import load_directory
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'demo.db'}", files_dir=tmp_path / "files")
+    services = create_services(settings)
+    try:
+        load_directory(services.engine, PROJECT_ROOT / "samples" / "shared-data")
+        ready = ensure_demo_applicants(services)
+        assert [uid for uid, _name, _hint in ready] == ["wang", "yu", "tiancheng"]
+        assert ensure_demo_applicants(services) == ready  # a second run reuses the accounts
+        printed = applicant_sign_ins("http://127.0.0.1:8000", ready)
+        assert "申请人登录（本地统一身份认证）：http://127.0.0.1:8000/login/applicant" in printed
+        assert f"wang / {DEMO_PASSWORD}" in printed and f"tiancheng / {DEMO_PASSWORD}" in printed
+        assert "王成帆" not in printed and "王*帆" in printed
+        for uid, _name, _hint in ready:
+            assertion = LocalIdentity().finish(services, {"user_id": uid, "password": DEMO_PASSWORD})
+            assert assertion is not None, uid
+            user = applicant_for(services, assertion)
+            assert user.role == "applicant" and user.subject_kind is not None
+        assert LocalIdentity().finish(services, {"user_id": "wang", "password": "wrong"}) is None
+    finally:
+        services.engine.dispose()

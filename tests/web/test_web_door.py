@@ -29,7 +29,16 @@ from service.settings import PROJECT_ROOT
 from service.stats import stats
 from service.transactions import utcnow
 from service.users import Subject, add_user, subject_for
-from store.records import AuditEvent, CaseDocument, CaseRow, DecisionRow, ResultRow, User
+from store.records import (
+    AuditEvent,
+    CaseDocument,
+    CaseRow,
+    DecisionRow,
+    RatingRow,
+    ResultRow,
+    TaskRow,
+    User,
+)
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 WANG = "510122198209032792"
@@ -429,6 +438,176 @@ def test_forms_without_the_session_token_are_refused(client: TestClient) -> None
     applicant_sign_in(client, "wang")
     r = client.post("/my/apply/deed-tax", data={**WANG_FORM, "csrf": "forged"})
     assert r.status_code == 403 and "页面已过期" in r.text
+
+
+# -- 好差评 on the progress page ------------------------------------------------------------------------
+def staff_sign_in(client: TestClient, user_id: str) -> str:
+    page = client.get("/login")
+    token = CSRF.search(page.text)
+    assert token is not None
+    r = client.post(
+        "/login", data={"user_id": user_id, "password": PASSWORD, "csrf": token.group(1), "next": "/queue"}
+    )
+    assert r.status_code == 303, r.text
+    found = CSRF.search(client.get("/queue").text)
+    assert found is not None
+    return found.group(1)
+
+
+def _wang_applies(client: TestClient) -> str:
+    status, location, text = _apply(
+        client,
+        "deed-tax",
+        {
+            **WANG_FORM,
+            "spouse_id_number": "",
+            "keep.spouse_id_number": "1",
+            "commitment": "family_housing_truthful",
+        },
+    )
+    assert status == 303, text
+    return location.rsplit("/", 1)[1]
+
+
+def _rating_section(text: str) -> str:
+    found = re.search(r'<section class="panel" id="rating-slot".*?</section>', text, re.S)
+    return found.group(0) if found else ""
+
+
+def test_the_applicant_rates_an_ended_case_once_on_the_progress_page(env: WebEnv, client: TestClient) -> None:
+    csrf = applicant_sign_in(client, "wang")
+    case_id = _wang_applies(client)
+    # not ended yet (queued, not decided): no form, and a post is refused with the reason
+    pending = client.get(f"/my/cases/{case_id}")
+    assert "审查中" in pending.text and 'id="rating-form"' not in pending.text
+    assert 'id="rating-slot"' not in pending.text
+    early = client.post(f"/my/cases/{case_id}/rating", data={"csrf": csrf, "level": "satisfied"})
+    assert early.status_code == 409 and "办结后方可评价" in early.text
+    _decide(env)
+    page = client.get(f"/my/cases/{case_id}")
+    form = _rating_section(page.text)
+    assert 'id="rating-form"' in form and f'action="/my/cases/{case_id}/rating"' in form
+    for label in ("非常满意", "满意", "基本满意", "不满意", "非常不满意"):
+        assert f"> {label}</label>" in form, label
+    assert 'maxlength="500"' in form and f'value="{csrf}"' in form
+    # the same checks as the API, with the same messages; what was typed is kept
+    none = client.post(f"/my/cases/{case_id}/rating", data={"csrf": csrf, "comment": "很快"})
+    assert none.status_code == 422 and "请选择评价等级" in none.text and ">很快</textarea>" in none.text
+    long = client.post(
+        f"/my/cases/{case_id}/rating", data={"csrf": csrf, "level": "satisfied", "comment": "好" * 501}
+    )
+    assert long.status_code == 422 and "评价内容过长（不超过 500 字）" in long.text
+    forged = client.post(f"/my/cases/{case_id}/rating", data={"csrf": "forged", "level": "satisfied"})
+    assert forged.status_code == 403 and "页面已过期" in forged.text
+    r = client.post(
+        f"/my/cases/{case_id}/rating",
+        data={"csrf": csrf, "level": "very_satisfied", "comment": "  网上办理，一次都没跑  "},
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/my/cases/{case_id}?msg=rated"
+    done = _rating_section(client.get(r.headers["location"]).text)
+    assert "您已评价：<strong>非常满意</strong>" in done and "网上办理，一次都没跑" in done
+    assert 'id="rating-form"' not in done and "感谢您的评价" in done
+    again = client.post(f"/my/cases/{case_id}/rating", data={"csrf": csrf, "level": "dissatisfied"})
+    assert again.status_code == 409 and "该案件已评价，每件案件只能评价一次" in again.text
+    assert "您已评价：<strong>非常满意</strong>" in again.text
+    with env.services.sessions() as session:
+        rating = session.scalars(select(RatingRow).where(RatingRow.case_id == case_id)).one()
+        assert (rating.score, rating.comment, rating.rated_by) == (5, "网上办理，一次都没跑", "wang")
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.subject == case_id, AuditEvent.action == "case.rated")
+        ).all()
+        assert len(events) == 1 and events[0].actor == "wang"
+    # another applicant neither sees nor rates it
+    client.cookies.clear()
+    other = applicant_sign_in(client, "yu")
+    assert client.get(f"/my/cases/{case_id}").status_code == 404
+    r = client.post(f"/my/cases/{case_id}/rating", data={"csrf": other, "level": "very_dissatisfied"})
+    assert r.status_code == 404 and "网上办理" not in r.text
+    with env.services.sessions() as session:
+        assert session.scalars(select(RatingRow.score).where(RatingRow.case_id == case_id)).all() == [5]
+
+
+def test_a_bad_rating_opens_a_follow_up_the_department_closes_on_its_page(
+    env: WebEnv, client: TestClient
+) -> None:
+    csrf = applicant_sign_in(client, "wang")
+    case_id = _wang_applies(client)
+    _decide(env)
+    comment = f"窗口让我跑了两趟，我是王成帆，电话 13812345678，身份证 {WANG}"
+    r = client.post(
+        f"/my/cases/{case_id}/rating", data={"csrf": csrf, "level": "very_dissatisfied", "comment": comment}
+    )
+    assert r.status_code == 303, r.text
+    shown = _rating_section(client.get(f"/my/cases/{case_id}").text)
+    assert "您已评价：<strong>非常不满意</strong>" in shown and "回访" in shown
+    # the applicant cannot reach the staff pages
+    assert client.get("/follow-ups").status_code == 403
+    assert client.get("/ratings").status_code == 403
+    with env.services.sessions() as session:
+        task = session.scalars(
+            select(TaskRow).where(TaskRow.case_id == case_id, TaskRow.kind == "follow_up")
+        ).one()
+        task_id = task.id
+    # another department's approver does not see it
+    client.cookies.clear()
+    build = staff_sign_in(client, "build")
+    assert case_id not in client.get("/follow-ups").text
+    r = client.post(f"/follow-ups/{task_id}/close", data={"csrf": build, "comment": "已回访"})
+    assert r.status_code == 404 and "没有编号为" in r.text
+    # the department's approver sees it, masked, and closes it with a note
+    client.cookies.clear()
+    csrf = staff_sign_in(client, "tax")
+    page = client.get("/follow-ups")
+    assert page.status_code == 200 and "差评回访整改" in page.text
+    row = re.search(rf'<tr[^>]*data-task="{task_id}".*?</tr>', page.text, re.S)
+    assert row is not None
+    line = row.group(0)
+    assert case_id in line and "契税申报（个人购买住房）" in line and "非常不满意" in line
+    assert "窗口让我跑了两趟" in line and "王*帆" in line and "138****5678" in line
+    assert "510122********2792" in line
+    assert "王成帆" not in line and "13812345678" not in line and WANG not in line
+    assert "回访处理情况" in line and f'action="/follow-ups/{task_id}/close"' in line
+    empty = client.post(f"/follow-ups/{task_id}/close", data={"csrf": csrf, "comment": "  "})
+    assert empty.status_code == 422 and "请填写回访处理情况" in empty.text
+    r = client.post(
+        f"/follow-ups/{task_id}/close", data={"csrf": csrf, "comment": "已电话回访申请人并致歉，窗口已整改"}
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/follow-ups?msg=closed"
+    after = client.get(r.headers["location"])
+    assert "回访任务已办结" in after.text and f'data-task="{task_id}"' not in after.text
+    history = client.get("/follow-ups?done=1")
+    assert f'data-task="{task_id}"' in history.text and "已电话回访申请人并致歉" in history.text
+    again = client.post(f"/follow-ups/{task_id}/close", data={"csrf": csrf, "comment": "再次办结"})
+    assert again.status_code == 409 and "该回访任务已办结" in again.text
+    with env.services.sessions() as session:
+        done = session.get(TaskRow, task_id)
+        assert done is not None and (done.status, done.outcome, done.decided_by) == ("done", "closed", "tax")
+        actions = [
+            e.action
+            for e in session.scalars(
+                select(AuditEvent).where(AuditEvent.subject == case_id).order_by(AuditEvent.seq)
+            )
+        ]
+    assert actions[-4:] == ["task.opened.follow_up", "case.rated", "task.claimed", "task.decided.follow_up"]
+    # the summary counts the case's department and item
+    summary = client.get("/ratings")
+    assert summary.status_code == 200
+    with env.services.sessions() as session:
+        scores = session.scalars(select(RatingRow.score).where(RatingRow.item == "deed-tax")).all()
+    assert 1 in scores
+    row = re.search(r"<tr>\s*<td>契税申报（个人购买住房）</td>.*?</tr>", summary.text, re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(0))
+    bad = sum(1 for x in scores if x <= 2)
+    assert cells[1:6] == [
+        "国家税务总局成都市税务局",
+        str(len(scores)),
+        f"{(len(scores) - bad) / len(scores) * 100:.1f}%",
+        f"{bad / len(scores) * 100:.1f}%",
+        f"{sum(scores) / len(scores):.2f}",
+    ]
+    assert cells[6:] == [str(scores.count(n)) for n in (5, 4, 3, 2, 1)]
+    assert 'id="ratings-by-department"' in summary.text
 
 
 # -- another identity provider plugged in ----------------------------------------------------------------

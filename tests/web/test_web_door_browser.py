@@ -23,7 +23,7 @@ from miaopi.worker import run_worker
 from service.review import claim_task, decide_task
 from service.transactions import utcnow
 from service.users import add_user, subject_for
-from store.records import TaskRow, User
+from store.records import RatingRow, TaskRow, User
 
 SHOTS = os.environ.get("MIAOPI_WEB_SCREENSHOTS")
 CONTRACT = SAMPLES / "documents" / "purchase_contract" / "pc-23-dt-34.pdf"
@@ -235,3 +235,30 @@ def test_a_review_followed_to_its_end(page: Page, door: tuple[str, WebEnv]) -> N
     expect(page.locator("#timeline")).to_contain_text("人工审核完成：准予办理")
     expect(page.locator("#results")).to_contain_text("准予文书")
     shot(page, "reviewed")
+
+
+def test_a_finished_case_rated_on_its_progress_page(page: Page, door: tuple[str, WebEnv]) -> None:
+    _base, env = door
+    sign_in(page, "wang")
+    page.goto("/my/apply/deed-tax")
+    fill_deed_tax(page)
+    page.get_by_role("button", name="提交申请").click()
+    expect(page.locator("#case-state")).to_have_text("已办结（准予办理）")
+    case_id = page.url.rsplit("/", 1)[1]
+    rating = page.locator("#rating-slot")
+    expect(rating.get_by_role("heading", name="好差评")).to_be_visible()
+    rating.get_by_label("满意", exact=True).check()
+    rating.get_by_label(re.compile("评价内容")).fill("网上申报，几秒就办好了")
+    shot(page, "rating")
+    rating.get_by_role("button", name="提交评价").click()
+    expect(page).to_have_url(re.compile(rf"/my/cases/{case_id}\?msg=rated$"))
+    expect(page.locator("#rating-given")).to_have_text(re.compile(r"^您已评价：满意（"))
+    expect(page.locator("#rating-comment")).to_have_text("评价内容：网上申报，几秒就办好了")
+    expect(page.locator("#rating-form")).to_have_count(0)
+    page.reload()  # the rating stays: no form again
+    expect(page.locator("#rating-given")).to_contain_text("您已评价：满意")
+    expect(page.locator("#rating-form")).to_have_count(0)
+    shot(page, "rated")
+    with env.services.sessions() as session:
+        score = session.scalars(select(RatingRow.score).where(RatingRow.case_id == case_id)).one()
+    assert score == 4
