@@ -303,10 +303,13 @@ def follow_ups(
         for r in session.scalars(select(RatingRow).where(RatingRow.follow_up_task.in_([t.id for t in tasks])))
     }
     names = item_names(services, session, {r.item for r in by_task.values()}, now=now)
+    cases = {
+        c.id: c for c in session.scalars(select(CaseRow).where(CaseRow.id.in_([t.case_id for t in tasks])))
+    }
     out = []
     for t in tasks:
         rating = by_task.get(t.id)
-        case = session.get(CaseRow, t.case_id)
+        case = cases.get(t.case_id)
         if rating is None or case is None:
             continue
         applicant = case.payload.get("applicant", {}) if isinstance(case.payload, dict) else {}
